@@ -1,0 +1,105 @@
+"""Engines and sessions: one transaction per request, committed by its owner, never by services.
+
+SQLite runs in WAL mode with a busy timeout; write transactions start with `BEGIN IMMEDIATE`
+so that two writers queue for the lock instead of failing on a read-to-write upgrade.
+PostgreSQL goes through psycopg 3 with a small pool per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from c42.settings import get_settings
+
+WRITE_OPTION = "c42_write"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Database:
+    """The engine plus two session factories: reads, and writes (which lock early on SQLite)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = url.startswith("sqlite")
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
+
+    @contextmanager
+    def session(self, write: bool = True) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any exception."""
+        session = (self._write if write else self._read)()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@lru_cache
+def get_database() -> Database:
+    return Database(get_settings().database_url)
+
+
+def next_sync_token(session: Session) -> int:
+    """Take the next value of the one global sync token (SPEC §4).
+
+    A client that synced up to N must never later meet a change committed with a token <= N,
+    so tokens must be handed out in commit order. SQLite: the counter row's UPDATE holds the
+    database write lock until commit. PostgreSQL: the sequence, taken under a transaction-scoped
+    advisory lock so that concurrent writers commit in the order of their tokens.
+    """
+    cached = session.info.get("sync_token")
+    if cached is not None:
+        return int(cached)  # one request, one token for all its changes
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+        value = session.execute(text("SELECT nextval('sync_token_seq')")).scalar_one()
+    else:
+        value = session.execute(
+            text("UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+        ).scalar_one()
+    session.info["sync_token"] = int(value)
+    return int(value)

@@ -1,0 +1,36 @@
+"""All tables, one file per family. Importing this package registers them on `Base.metadata`."""
+
+from c42.models.base import Base, new_id, utcnow
+from c42.models.credentials import ActionToken, SecurityEvent, UserToken
+from c42.models.oauth import OAuthApp, OAuthAuthorizationCode, OAuthConsent, OAuthToken
+from c42.models.planning import (
+    Calendar,
+    CalendarSubscription,
+    Event,
+    EventCalendar,
+    EventSubscription,
+    SyncCounter,
+)
+from c42.models.users import Service, ServiceSubscription, User
+
+__all__ = [
+    "ActionToken",
+    "Base",
+    "Calendar",
+    "CalendarSubscription",
+    "Event",
+    "EventCalendar",
+    "EventSubscription",
+    "OAuthApp",
+    "OAuthAuthorizationCode",
+    "OAuthConsent",
+    "OAuthToken",
+    "SecurityEvent",
+    "Service",
+    "ServiceSubscription",
+    "SyncCounter",
+    "User",
+    "UserToken",
+    "new_id",
+    "utcnow",
+]

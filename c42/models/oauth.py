@@ -1,0 +1,79 @@
+"""OAuth 2.0 apps, authorization codes, token pairs and consent records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from c42.models.base import Base, new_id, utcnow
+
+
+class OAuthApp(Base):
+    __tablename__ = "oauth_apps"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_digest: Mapped[str | None] = mapped_column(String(64))  # keyed HMAC-SHA256
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    allowed_scopes: Mapped[str] = mapped_column(String(200), default="service.read service.write")
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_silent: Mapped[bool] = mapped_column(Boolean, default=False)
+    require_pkce: Mapped[bool] = mapped_column(Boolean, default=False)
+    cors_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OAuthAuthorizationCode(Base):
+    __tablename__ = "oauth_authorization_codes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    redirect_uri_sent: Mapped[bool] = mapped_column(Boolean, default=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OAuthToken(Base):
+    """One access token and (optionally) its refresh token. A rotation creates a new row
+    in the same `family_id`; reuse of a rotated refresh token revokes the family."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    access_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    code_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    access_expires_at: Mapped[datetime] = mapped_column(DateTime)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    access_revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    refresh_revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime)  # refresh token was used
+
+
+class OAuthConsent(Base):
+    __tablename__ = "oauth_consents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    modified: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("app_id", "user_id"),)
