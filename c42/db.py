@@ -74,6 +74,9 @@ class Database:
         finally:
             session.close()
 
+    def new_session(self, write: bool) -> Session:
+        return (self._write if write else self._read)()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -87,19 +90,23 @@ def next_sync_token(session: Session) -> int:
     """Take the next value of the one global sync token (SPEC §4).
 
     A client that synced up to N must never later meet a change committed with a token <= N,
-    so tokens must be handed out in commit order. SQLite: the counter row's UPDATE holds the
-    database write lock until commit. PostgreSQL: the sequence, taken under a transaction-scoped
-    advisory lock so that concurrent writers commit in the order of their tokens.
+    so tokens must be handed out in commit order and the "current" token must be a committed
+    one. A PostgreSQL sequence gives neither (a lower value can commit after a higher one, and
+    `last_value` counts uncommitted work), so both databases use one counter row: its UPDATE
+    holds the row lock (PostgreSQL) or the write lock (SQLite) until commit, which serialises
+    writers in token order, and readers see only the committed value.
     """
     cached = session.info.get("sync_token")
     if cached is not None:
         return int(cached)  # one request, one token for all its changes
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(4242)"))
-        value = session.execute(text("SELECT nextval('sync_token_seq')")).scalar_one()
-    else:
-        value = session.execute(
-            text("UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value")
-        ).scalar_one()
+    value = session.execute(_NEXT_SYNC_TOKEN).scalar_one()
     session.info["sync_token"] = int(value)
     return int(value)
+
+
+def current_sync_token(session: Session) -> int:
+    return int(session.execute(_CURRENT_SYNC_TOKEN).scalar_one())
+
+
+_NEXT_SYNC_TOKEN = text("UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+_CURRENT_SYNC_TOKEN = text("SELECT value FROM sync_counter WHERE id = 1")

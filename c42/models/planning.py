@@ -135,10 +135,7 @@ class EventSubscription(Base):
 
 
 class SyncCounter(Base):
-    """SQLite's stand-in for the PostgreSQL sequence `sync_token_seq` (one row, id = 1).
-
-    `UPDATE ... RETURNING` takes SQLite's write lock, so concurrent writers serialise.
-    """
+    """The global sync token: one row (id = 1); see `c42.db.next_sync_token` for why a row."""
 
     __tablename__ = "sync_counter"
 

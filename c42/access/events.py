@@ -1,0 +1,71 @@
+"""Who may see and change which event: the relationship rules of SPEC §4, as query filters.
+
+A user's permission on an event: a direct event subscription overrules; otherwise the best
+permission among the (not deleted) calendars that contain the event and that the user is
+subscribed to. The caller's service restriction (OAuth apps, service-scoped Action Tokens)
+narrows the set to events created inside that service.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, select, union_all
+
+from c42.auth.subject import AuthSubject
+from c42.models import Calendar, CalendarSubscription, Event, EventCalendar, EventSubscription
+
+events = Event.__table__
+event_calendars = EventCalendar.__table__
+event_subscriptions = EventSubscription.__table__
+calendars = Calendar.__table__
+calendar_subscriptions = CalendarSubscription.__table__
+
+
+def permission_subquery(user_id: str, event_ids: list[str] | None = None) -> Subquery:
+    """(event_id, permission, direct) for every event the user relates to, removed included."""
+    direct = select(
+        event_subscriptions.c.event_id,
+        event_subscriptions.c.permission.label("perm"),
+        literal(1).label("direct"),
+    ).where(event_subscriptions.c.user_id == user_id)
+    via_calendar = (
+        select(
+            event_calendars.c.event_id,
+            calendar_subscriptions.c.permission.label("perm"),
+            literal(0).label("direct"),
+        )
+        .join(
+            calendar_subscriptions,
+            calendar_subscriptions.c.calendar_id == event_calendars.c.calendar_id,
+        )
+        .join(calendars, calendars.c.id == event_calendars.c.calendar_id)
+        .where(
+            calendar_subscriptions.c.user_id == user_id,
+            calendar_subscriptions.c.permission > 0,
+            calendars.c.deleted_at.is_(None),
+        )
+    )
+    if event_ids is not None:
+        direct = direct.where(event_subscriptions.c.event_id.in_(event_ids))
+        via_calendar = via_calendar.where(event_calendars.c.event_id.in_(event_ids))
+    relations = union_all(direct, via_calendar).subquery("relations")
+    has_direct = func.max(relations.c.direct) == 1
+    direct_perm = func.max(case((relations.c.direct == 1, relations.c.perm)))
+    return (
+        select(
+            relations.c.event_id,
+            case((has_direct, direct_perm), else_=func.max(relations.c.perm)).label("permission"),
+        )
+        .group_by(relations.c.event_id)
+        .subquery("access")
+    )
+
+
+def scope_filter(subject: AuthSubject) -> list[ColumnElement[bool]]:
+    """Extra conditions on `events` from the credential (not from relationships)."""
+    if subject.service_id is not None:
+        return [events.c.service_id == subject.service_id]
+    return []
+
+
+def readable(access: Subquery) -> ColumnElement[bool]:
+    return and_(access.c.permission > 0, events.c.deleted_at.is_(None))

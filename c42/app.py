@@ -1,0 +1,75 @@
+"""create_app(): settings, database, middleware, routers and the one error renderer."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from c42 import errors
+from c42.auth.authenticate import Authenticator
+from c42.db import Database
+from c42.middleware import APIMiddleware, HeadersAndLogMiddleware
+from c42.resources.router import api_routers
+from c42.settings import Settings, get_settings
+
+log = logging.getLogger("c42")
+_HEALTH = orjson.dumps({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = db or Database(settings.database_url)
+    app = FastAPI(
+        title="C42 Platform API",
+        version="2",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.authenticator = Authenticator(db, settings.token_cache_seconds)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> Response:
+        return Response(_HEALTH, media_type="application/json")
+
+    for router in api_routers():
+        app.include_router(router)
+    _install_error_handlers(app)
+    app.add_middleware(APIMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadersAndLogMiddleware, log=True)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.APIError)
+    async def api_error(_request: Request, exc: errors.APIError) -> Response:
+        return errors.render(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        fields: dict[str, str] = {}
+        for problem in exc.errors():
+            location = [str(part) for part in problem.get("loc", ()) if part not in ("body",)]
+            fields[".".join(location) or "body"] = str(problem.get("msg", "invalid"))
+        names = ", ".join(sorted(fields))
+        return errors.render(errors.InvalidRequest(f"Invalid input: {names}.", fields=fields))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "error")
+        headers: dict[str, Any] = dict(exc.headers or {})
+        return errors.error_response(exc.status_code, code, str(exc.detail), headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error: %s", type(exc).__name__)
+        return errors.error_response(500, "server_error", "Internal server error.")

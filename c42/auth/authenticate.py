@@ -1,0 +1,169 @@
+"""The one place where a credential becomes a caller (STYLE §5).
+
+Parses `Authorization` (and, for GET, the discouraged `access_token` query parameter), looks up
+the digest, checks expiry, revocation, user activity and Action Token grants, and returns an
+immutable `AuthSubject`. Nothing else reads the header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from c42.auth import secrets
+from c42.auth.subject import AuthSubject, CredentialKind
+from c42.auth.token_cache import TTLCache
+from c42.auth.user_tokens import repository as user_tokens
+from c42.db import Database
+from c42.errors import Forbidden, Unauthorized
+from c42.models import utcnow
+
+REALM = 'realm="c42"'
+CHALLENGE = f"Token {REALM}, ActionToken {REALM}, Bearer {REALM}"
+_SCHEMES = {kind.value.lower(): kind for kind in CredentialKind}
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    kind: CredentialKind
+    secret: str
+    from_query: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What the cache keeps per digest: a subject and its expiry, or the reason it fails."""
+
+    subject: AuthSubject | None
+    expires_at: datetime | None = None
+    error_code: str = "invalid_token"
+    error_message: str = "The token is unknown, expired or revoked."
+
+
+def parse_authorization(header: str | None, query_token: str | None) -> Credential | None:
+    if header:
+        scheme, _, rest = header.partition(" ")
+        kind = _SCHEMES.get(scheme.lower())  # RFC 7235 §2.1: the scheme is case-insensitive
+        secret = rest.strip(" ")
+        if kind is None or not secret or " " in secret:
+            raise Unauthorized(
+                "Unsupported or malformed Authorization header.",
+                headers={"WWW-Authenticate": CHALLENGE},
+            )
+        return Credential(kind, secret)
+    if query_token is not None:
+        return Credential(CredentialKind.OAUTH, query_token, from_query=True)
+    return None
+
+
+def unauthorized(kind: CredentialKind | None, code: str, message: str) -> Unauthorized:
+    if kind is CredentialKind.OAUTH:
+        # RFC 6750 §3: Bearer challenges carry the error code.
+        challenge = f'Bearer {REALM}, error="invalid_token", error_description="{message}"'
+    else:
+        challenge = CHALLENGE
+    return Unauthorized(message, code=code, headers={"WWW-Authenticate": challenge})
+
+
+# A look-up function per kind: (database, digest) -> cache entry. The OAuth and Action Token
+# packages register theirs here at import time, so this module never imports them.
+Lookup = Callable[[Database, str], _Entry]
+_LOOKUPS: dict[CredentialKind, Lookup] = {}
+
+
+def register_lookup(kind: CredentialKind, lookup: Lookup) -> None:
+    _LOOKUPS[kind] = lookup
+
+
+def _lookup_user_token(db: Database, token_digest: str) -> _Entry:
+    with db.engine.connect() as connection:
+        row = user_tokens.lookup(connection, token_digest)
+        if row is None or row.revoked_at is not None:
+            return _Entry(None)
+        if row.sandbox_service_id is not None or row.closed_at is not None:
+            return _Entry(None)  # SPEC §5.4: sandbox users never hold User Tokens
+        if not row.is_active:
+            return _Entry(None, None, "inactive_user", "The user account is not active.")
+        now = utcnow()
+        if row.last_used is None or now - row.last_used > user_tokens.LAST_USED_GRANULARITY:
+            user_tokens.touch(connection, row.id, now)
+            connection.commit()
+        subject = AuthSubject(
+            user_id=row.user_id,
+            kind=CredentialKind.USER_TOKEN,
+            credential_id=row.id,
+            is_staff=bool(row.is_staff),
+        )
+        return _Entry(subject, row.expires_at)
+
+
+register_lookup(CredentialKind.USER_TOKEN, _lookup_user_token)
+
+
+class Authenticator:
+    def __init__(self, db: Database, cache_seconds: float) -> None:
+        self.db = db
+        self.cache: TTLCache[_Entry] = TTLCache(cache_seconds)
+
+    def cached(self, credential: Credential) -> tuple[str, _Entry | None]:
+        """The fast path: the digest and a cached entry, if any. No I/O."""
+        if credential.kind is not CredentialKind.OAUTH and not secrets.is_server_token(
+            credential.secret
+        ):
+            # SPEC §5.1: User and Action Tokens are 40 lowercase hex, anything else is a 401.
+            raise unauthorized(credential.kind, "invalid_token", "Malformed token.")
+        key = credential.kind.value + ":" + secrets.digest(credential.secret)
+        return key, self.cache.get(key)
+
+    def load(self, key: str, kind: CredentialKind) -> _Entry:
+        """The slow path (blocking I/O): look the digest up and cache the outcome."""
+        entry = _LOOKUPS[kind](self.db, key.split(":", 1)[1])
+        self.cache.put(key, entry)
+        return entry
+
+    def consume_use(self, subject: AuthSubject) -> None:
+        """Blocking: count one use of a limited credential, or refuse it (401)."""
+        _consume_use(self.db, subject)
+
+    def evict(self, kind: CredentialKind, token_digest: str) -> None:
+        self.cache._entries.pop(kind.value + ":" + token_digest, None)
+
+
+def check(entry: _Entry, kind: CredentialKind) -> AuthSubject:
+    if entry.subject is None:
+        raise unauthorized(kind, entry.error_code, entry.error_message)
+    if entry.expires_at is not None and entry.expires_at <= utcnow():
+        raise unauthorized(kind, "invalid_token", "The token has expired.")
+    return entry.subject
+
+
+def check_grants(
+    subject: AuthSubject, method: str, route: str | None, path_params: Mapping[str, Any]
+) -> None:
+    """SPEC §5.2: an Action Token reaches only the routed endpoints (and objects) it lists."""
+    if subject.kind is not CredentialKind.ACTION_TOKEN:
+        return
+    params = {name: str(value) for name, value in path_params.items()}
+    if route is None or not any(g.allows(method, route, params) for g in subject.grants):
+        raise Forbidden(
+            "This Action Token does not allow this endpoint.", code="endpoint_not_allowed"
+        )
+
+
+def narrowed(subject: AuthSubject, **changes: Any) -> AuthSubject:
+    return replace(subject, **changes)
+
+
+def _consume_use(db: Database, subject: AuthSubject) -> None:
+    _CONSUMERS[subject.kind](db, subject)
+
+
+ConsumeUse = Callable[[Database, AuthSubject], None]
+_CONSUMERS: dict[CredentialKind, ConsumeUse] = {}
+
+
+def register_use_consumer(kind: CredentialKind, consumer: ConsumeUse) -> None:
+    """Action Tokens with `max_uses` count each request atomically through this hook."""
+    _CONSUMERS[kind] = consumer

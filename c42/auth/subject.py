@@ -1,0 +1,47 @@
+"""The authenticated caller: one immutable value built in `authenticate.py`, read everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+SCOPE_READ = "service.read"
+SCOPE_WRITE = "service.write"
+SERVICE_SCOPES = frozenset({SCOPE_READ, SCOPE_WRITE})
+
+
+class CredentialKind(StrEnum):
+    USER_TOKEN = "Token"
+    ACTION_TOKEN = "ActionToken"
+    OAUTH = "Bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One endpoint an Action Token may call: method + route template + pinned path params."""
+
+    method: str
+    route: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def allows(self, method: str, route: str, path_params: dict[str, str]) -> bool:
+        if method != self.method or route != self.route:
+            return False
+        return all(path_params.get(name) == value for name, value in self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSubject:
+    user_id: str
+    kind: CredentialKind
+    credential_id: str
+    service_id: str | None = None  # when set, only data related to this service is reachable
+    scopes: frozenset[str] = SERVICE_SCOPES
+    is_sandbox: bool = False
+    is_staff: bool = False
+    grants: tuple[Grant, ...] = ()  # Action Tokens only
+    max_uses: int | None = None  # Action Tokens only
+
+    @property
+    def can_write(self) -> bool:
+        return SCOPE_WRITE in self.scopes

@@ -1,0 +1,152 @@
+"""Pure ASGI middleware: path normalisation, body limits, security headers, redacted access log.
+
+Pure ASGI (not BaseHTTPMiddleware) keeps the per-request cost to a few function calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from c42.errors import error_body
+
+access_log = logging.getLogger("c42.access")
+_SECRET_PARAMS = re.compile(
+    r"(?i)\b(access_token|refresh_token|token|code|client_secret|password|code_verifier)=[^&]*"
+)
+API_PREFIX = "/api/v2/"
+_BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+def redact_query(query: str) -> str:
+    """Never log a token, code or secret, even one sent in the query string (SPEC §5.3)."""
+    return _SECRET_PARAMS.sub(lambda m: m.group(1) + "=[redacted]", query)
+
+
+class APIMiddleware:
+    """For /api/v2/: one route per resource path with or without the trailing slash (no
+    redirect), request bodies bounded in size, and only JSON accepted as a body."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if not path.endswith("/"):
+            scope = dict(scope)
+            scope["path"] = path + "/"
+            scope["raw_path"] = scope.get("raw_path", path.encode()).split(b"?")[0] + b"/"
+        if scope["method"].encode() in _BODY_METHODS:
+            problem = self._check_body_headers(scope)
+            if problem is not None:
+                await _send_error(send, *problem)
+                return
+            receive = self._limited(receive, send)
+        await self.app(scope, receive, send)
+
+    def _check_body_headers(self, scope: Scope) -> tuple[int, str, str] | None:
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                return 400, "invalid_request", "Invalid Content-Length."
+            if int(length) > self.max_body:
+                return 413, "payload_too_large", f"Bodies are limited to {self.max_body} bytes."
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json" and (length not in (None, b"0")):
+            return 415, "unsupported_media_type", "The request body must be application/json."
+        return None
+
+    def _limited(self, receive: Receive, send: Send) -> Receive:
+        seen = 0
+        limit = self.max_body
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge()
+            return message
+
+        return limited_receive
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    body = error_body(status, code, message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class HeadersAndLogMiddleware:
+    """Adds security headers (and no-store where a response asked for it) and writes one
+    redacted access-log line per request."""
+
+    def __init__(self, app: ASGIApp, log: bool) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+        scope.setdefault("state", {})  # shared with inner copies of the scope
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.extend(_SECURITY_HEADERS)
+                state: dict[str, Any] = scope.get("state", {})
+                if state.get("no_store"):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except BodyTooLarge:
+            await _send_error(send, 413, "payload_too_large", "The request body is too large.")
+            status = 413
+        finally:
+            if self.log and access_log.isEnabledFor(logging.INFO):
+                query = scope.get("query_string", b"").decode("latin-1")
+                path = scope["path"] + ("?" + redact_query(query) if query else "")
+                access_log.info(
+                    '%s "%s %s" %d %.1fms',
+                    (scope.get("client") or ("-",))[0],
+                    scope["method"],
+                    path,
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                )

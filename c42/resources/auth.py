@@ -1,0 +1,47 @@
+"""Who may call which endpoint, declared once per kind of endpoint (STYLE §6).
+
+Relationship rules are not here (they are in `c42.access`); this is about the credential:
+OAuth scopes, and which kinds of credential may manage tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from c42.auth.subject import SCOPE_WRITE, AuthSubject, CredentialKind
+from c42.errors import Forbidden
+from c42.resources.deps import Caller
+
+
+async def _reader(subject: Caller) -> AuthSubject:
+    return subject
+
+
+async def _writer(subject: Caller) -> AuthSubject:
+    if not subject.can_write:
+        # RFC 6750 §3.1: insufficient_scope, naming the scope that is needed.
+        raise Forbidden(
+            f"This token lacks the {SCOPE_WRITE} scope.",
+            code="insufficient_scope",
+            headers={
+                "WWW-Authenticate": f'Bearer realm="c42", error="insufficient_scope", '
+                f'scope="{SCOPE_WRITE}"'
+            },
+        )
+    return subject
+
+
+async def _token_owner(subject: Caller) -> AuthSubject:
+    """Token management needs the user's own User Token (SPEC §5.2: never an Action Token)."""
+    if subject.kind is CredentialKind.ACTION_TOKEN:
+        raise Forbidden("Action Tokens cannot manage tokens.", code="endpoint_not_allowed")
+    if subject.kind is not CredentialKind.USER_TOKEN:
+        raise Forbidden("Tokens are managed with a User Token.", code="forbidden")
+    return subject
+
+
+Reader = Annotated[AuthSubject, Depends(_reader)]
+Writer = Annotated[AuthSubject, Depends(_writer)]
+TokenOwner = Annotated[AuthSubject, Depends(_token_owner)]

@@ -1,0 +1,79 @@
+"""Request-scoped dependencies: the unit of work and the authenticated caller.
+
+The session is opened around the endpoint function (`scope="function"`): committed after the
+endpoint returns and before the response is sent, rolled back on any error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from c42.auth import authenticate as authn
+from c42.auth.subject import AuthSubject, CredentialKind
+from c42.db import Database
+from c42.errors import APIError, Unauthorized
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def _session(request: Request) -> AsyncIterator[Session]:
+    db = get_db(request)
+    write = request.method not in SAFE_METHODS
+    session = db.new_session(write)
+    try:
+        yield session
+        if write:
+            await run_in_threadpool(session.commit)
+    except BaseException:
+        await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        await run_in_threadpool(session.close)
+
+
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
+
+
+async def authenticated(request: Request) -> AuthSubject:
+    """Any valid credential, Action Tokens checked against their grants for this route."""
+    authenticator: authn.Authenticator = request.app.state.authenticator
+    settings = request.app.state.settings
+    query_token = None
+    if settings.allow_query_access_token and request.method in ("GET", "HEAD"):
+        query_token = request.query_params.get("access_token")  # C42 compat, RFC 6750 §2.3
+    credential = authn.parse_authorization(request.headers.get("authorization"), query_token)
+    if credential is None:
+        raise Unauthorized(
+            "Authentication credentials were not provided.",
+            code="not_authenticated",
+            headers={"WWW-Authenticate": authn.CHALLENGE},
+        )
+    if credential.from_query:
+        request.state.no_store = True  # SPEC §5.3: responses carry Cache-Control: no-store
+    key, entry = authenticator.cached(credential)
+    if entry is None:
+        entry = await run_in_threadpool(authenticator.load, key, credential.kind)
+    subject = authn.check(entry, credential.kind)
+    if subject.kind is CredentialKind.ACTION_TOKEN:
+        route = request.scope.get("route")
+        method = "GET" if request.method == "HEAD" else request.method  # HEAD is a bodiless GET
+        authn.check_grants(subject, method, getattr(route, "path", None), request.path_params)
+        if subject.max_uses is not None:
+            await run_in_threadpool(authenticator.consume_use, subject)
+    request.state.subject = subject
+    return subject
+
+
+Caller = Annotated[AuthSubject, Depends(authenticated)]
+
+

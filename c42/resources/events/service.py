@@ -1,0 +1,129 @@
+"""Creating, changing and deleting events. Services flush; the request commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from c42.access.permissions import Permission
+from c42.access.policy import Action, authorize_calendar, authorize_event
+from c42.auth.subject import AuthSubject
+from c42.db import next_sync_token
+from c42.errors import InvalidRequest, NotFound
+from c42.models import new_id, utcnow
+from c42.resources.events import repository as repo
+from c42.resources.events.schemas import DEFAULTS, EventFields, check_type_rules, to_columns
+
+
+def _check_calendars(session: Session, subject: AuthSubject, calendar_ids: list[str]) -> None:
+    # SPEC §4: putting an event into a calendar needs write permission on that calendar.
+    for calendar_id in calendar_ids:
+        authorize_calendar(session, subject, calendar_id, Action.WRITE)
+
+
+def _check_related(session: Session, subject: AuthSubject, values: dict[str, Any]) -> None:
+    related = values.get("related_event_id")
+    if related is not None:
+        try:
+            authorize_event(session, subject, related, Action.READ)
+        except NotFound:
+            raise InvalidRequest(
+                "related_event is not an event you can see.", fields={"related_event": "unknown"}
+            ) from None
+
+
+def create(session: Session, subject: AuthSubject, fields: EventFields) -> str:
+    if fields.event_type is None:
+        raise InvalidRequest("event_type is required.", fields={"event_type": "required"})
+    values = {**DEFAULTS, **to_columns(fields)}
+    check_type_rules(values)
+    calendar_ids = list(dict.fromkeys(fields.calendar_ids or []))
+    _check_calendars(session, subject, calendar_ids)
+    _check_related(session, subject, values)
+    token = next_sync_token(session)
+    now = utcnow()
+    event_id = new_id()
+    session.execute(
+        insert(repo.events).values(
+            id=event_id,
+            service_id=subject.service_id,
+            creator_id=subject.user_id,
+            created=now,
+            modified=now,
+            sync_token=token,
+            **values,
+        )
+    )
+    # SPEC §4: the creator gets a direct subscribed_write subscription.
+    session.execute(
+        insert(repo.subs).values(
+            id=new_id(),
+            event_id=event_id,
+            user_id=subject.user_id,
+            permission=Permission.SUBSCRIBED_WRITE,
+            rsvp_status="attending",
+            is_invitation=False,
+            actor_id=subject.user_id,
+            message="",
+            created=now,
+            modified=now,
+            sync_token=token,
+        )
+    )
+    if calendar_ids:
+        session.execute(
+            insert(repo.ec), [{"event_id": event_id, "calendar_id": c} for c in calendar_ids]
+        )
+    return event_id
+
+
+def change(
+    session: Session, subject: AuthSubject, event_id: str, fields: EventFields, replace: bool
+) -> None:
+    row, _ = authorize_event(session, subject, event_id, Action.WRITE)
+    if replace and fields.event_type is None:
+        raise InvalidRequest("event_type is required.", fields={"event_type": "required"})
+    current = {name: getattr(row, name) for name in DEFAULTS} | {"event_type": row.event_type}
+    base = {**DEFAULTS, "event_type": row.event_type} if replace else current
+    values = {**base, **to_columns(fields)}
+    check_type_rules(values)
+    _check_related(session, subject, values)
+    if fields.calendar_ids is not None:
+        _replace_calendars(session, subject, event_id, list(dict.fromkeys(fields.calendar_ids)))
+    session.execute(
+        update(repo.events)
+        .where(repo.events.c.id == event_id)
+        .values(modified=utcnow(), sync_token=next_sync_token(session), **values)
+    )
+
+
+def _replace_calendars(
+    session: Session, subject: AuthSubject, event_id: str, wanted: list[str]
+) -> None:
+    """Set the event's calendars among those the caller can see; others stay untouched."""
+    visible = set(repo.calendar_ids(session, subject.user_id, [event_id]).get(event_id, []))
+    added = [c for c in wanted if c not in visible]
+    removed = [c for c in visible if c not in wanted]
+    _check_calendars(session, subject, added + removed)
+    if removed:
+        session.execute(
+            delete(repo.ec).where(repo.ec.c.event_id == event_id, repo.ec.c.calendar_id.in_(removed))
+        )
+    existing = set(
+        session.scalars(select(repo.ec.c.calendar_id).where(repo.ec.c.event_id == event_id))
+    )
+    new = [c for c in added if c not in existing]
+    if new:
+        session.execute(insert(repo.ec), [{"event_id": event_id, "calendar_id": c} for c in new])
+
+
+def remove(session: Session, subject: AuthSubject, event_id: str) -> None:
+    authorize_event(session, subject, event_id, Action.WRITE)
+    now = utcnow()
+    session.execute(
+        update(repo.events)
+        .where(repo.events.c.id == event_id)
+        .values(deleted_at=now, modified=now, sync_token=next_sync_token(session))
+    )
