@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.include_router(router)
     _install_error_handlers(app)
     app.add_middleware(APIMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(HeadersAndLogMiddleware, log=True)
+    app.add_middleware(HeadersAndLogMiddleware, log=settings.access_log)
     return app
 
 

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     rate_limit_login: str = "10/60"  # attempts per seconds, per IP and per account
     rate_limit_token: str = "120/60"
     max_body_bytes: int = 64 * 1024
+    access_log: bool = True  # one redacted line per request on the c42.access logger
 
     @field_validator("database_url")
     @classmethod

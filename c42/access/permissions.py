@@ -20,8 +20,10 @@ class Permission(IntEnum):
 NAMES: dict[int, str] = {p.value: p.name.lower() for p in Permission}
 BY_NAME: dict[str, Permission] = {p.name.lower(): p for p in Permission}
 INVITABLE = frozenset({Permission.INVITED_READ, Permission.INVITED_WRITE})
-ACCEPTED = {Permission.INVITED_READ: Permission.SUBSCRIBED_READ,
-            Permission.INVITED_WRITE: Permission.SUBSCRIBED_WRITE}
+ACCEPTED = {
+    Permission.INVITED_READ: Permission.SUBSCRIBED_READ,
+    Permission.INVITED_WRITE: Permission.SUBSCRIBED_WRITE,
+}
 
 
 def name(value: int | None) -> str | None:

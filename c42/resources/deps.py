@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from c42.auth import authenticate as authn
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
-from c42.errors import APIError, Unauthorized
+from c42.errors import Unauthorized
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -75,5 +75,3 @@ async def authenticated(request: Request) -> AuthSubject:
 
 
 Caller = Annotated[AuthSubject, Depends(authenticated)]
-
-

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from c42.resources.calendars.endpoints import router as calendars
 from c42.resources.events.endpoints import router as events
+from c42.resources.services.endpoints import router as services
+from c42.resources.subscriptions.calendar_subscriptions import router as calendar_subscriptions
+from c42.resources.subscriptions.event_subscriptions import router as event_subscriptions
+from c42.resources.tokens.user_tokens import router as user_tokens
 
 
 def api_routers() -> list[APIRouter]:
-    return [events]
+    return [services, calendars, events, event_subscriptions, calendar_subscriptions, user_tokens]

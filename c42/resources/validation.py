@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 _TIMEZONES = frozenset(available_timezones())
 
@@ -22,7 +30,7 @@ def _timezone(value: str) -> str:
     return value
 
 
-def Text(max_length: int) -> Any:  # noqa: N802 - reads like a type
+def Text(max_length: int) -> Any:
     return Annotated[
         str, StringConstraints(strict=True, max_length=max_length), AfterValidator(_no_nul)
     ]

@@ -72,13 +72,16 @@ def create_event(subject: Writer, session: SessionDep, body: EventFields) -> Res
 
 
 @router.get("/{id}/")
-def get_event(subject: Reader, session: SessionDep, id: str) -> Response:  # noqa: A002
+def get_event(subject: Reader, session: SessionDep, id: str) -> Response:
     return _respond(session, subject, common.check_id(id, "Event"))
 
 
 @router.put("/{id}/")
 def replace_event(
-    subject: Writer, session: SessionDep, id: str, body: EventFields  # noqa: A002
+    subject: Writer,
+    session: SessionDep,
+    id: str,
+    body: EventFields,
 ) -> Response:
     service.change(session, subject, common.check_id(id, "Event"), body, replace=True)
     return _respond(session, subject, id)
@@ -86,15 +89,16 @@ def replace_event(
 
 @router.patch("/{id}/")
 def change_event(
-    subject: Writer, session: SessionDep, id: str, body: EventFields  # noqa: A002
+    subject: Writer,
+    session: SessionDep,
+    id: str,
+    body: EventFields,
 ) -> Response:
     service.change(session, subject, common.check_id(id, "Event"), body, replace=False)
     return _respond(session, subject, id)
 
 
 @router.delete("/{id}/", status_code=204)
-def delete_event(subject: Writer, session: SessionDep, id: str) -> Response:  # noqa: A002
+def delete_event(subject: Writer, session: SessionDep, id: str) -> Response:
     service.remove(session, subject, common.check_id(id, "Event"))
     return Response(status_code=204)
-
-

@@ -69,7 +69,14 @@ def to_columns(fields: EventFields) -> dict[str, Any]:
         value = getattr(fields, name)
         if name in DATE_FIELDS and value is not None:
             value = parse_dt(value, name)
-        if value is None and name in ("title", "description", "color", "icon", "logo", "source_url"):
+        if value is None and name in (
+            "title",
+            "description",
+            "color",
+            "icon",
+            "logo",
+            "source_url",
+        ):
             value = ""
         if value is None and name in ("all_day", "is_suggestion"):
             value = False
@@ -105,4 +112,6 @@ def check_type_rules(values: dict[str, Any]) -> None:
     if start is not None and end is not None and start > end:
         problems["end"] = "must not be before start"
     if problems:
-        raise InvalidRequest("The event is invalid: " + ", ".join(sorted(problems)), fields=problems)
+        raise InvalidRequest(
+            "The event is invalid: " + ", ".join(sorted(problems)), fields=problems
+        )

@@ -109,7 +109,9 @@ def _replace_calendars(
     _check_calendars(session, subject, added + removed)
     if removed:
         session.execute(
-            delete(repo.ec).where(repo.ec.c.event_id == event_id, repo.ec.c.calendar_id.in_(removed))
+            delete(repo.ec).where(
+                repo.ec.c.event_id == event_id, repo.ec.c.calendar_id.in_(removed)
+            )
         )
     existing = set(
         session.scalars(select(repo.ec.c.calendar_id).where(repo.ec.c.event_id == event_id))

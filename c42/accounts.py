@@ -1,0 +1,86 @@
+"""Users and services: creation and lookup shared by the CLI, the demo and the web pages."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from c42.auth.passwords import hash_password
+from c42.emails import normalise_email
+from c42.errors import Conflict, NotFound
+from c42.models import Service, ServiceSubscription, User
+
+
+def find_user(session: Session, email: str) -> User | None:
+    """The real (non-sandbox) account for an address, if any."""
+    return session.scalar(
+        select(User).where(User.email == normalise_email(email), User.sandbox_service_id.is_(None))
+    )
+
+
+def get_user(session: Session, email: str) -> User:
+    user = find_user(session, email)
+    if user is None:
+        raise NotFound(f"No user with e-mail {email}.")
+    return user
+
+
+def create_user(
+    session: Session,
+    email: str,
+    password: str | None = None,
+    *,
+    first_name: str = "",
+    last_name: str = "",
+    active: bool = True,
+    verified: bool | None = None,
+    staff: bool = False,
+) -> User:
+    address = normalise_email(email)
+    if find_user(session, address) is not None:
+        raise Conflict(f"A user with e-mail {address} already exists.", code="user_exists")
+    user = User(
+        email=address,
+        password_hash=hash_password(password) if password else None,
+        first_name=first_name,
+        last_name=last_name,
+        is_active=active,
+        email_verified=active if verified is None else verified,
+        is_staff=staff,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_service(session: Session, name: str, admin: User | None = None) -> Service:
+    service = Service(name=name)
+    session.add(service)
+    session.flush()
+    if admin is not None:
+        subscribe(session, service.id, admin, admin_role=True)
+    return service
+
+
+def get_service(session: Session, service_id: str) -> Service:
+    service = session.get(Service, service_id)
+    if service is None:
+        raise NotFound(f"No service with id {service_id}.")
+    return service
+
+
+def subscribe(
+    session: Session, service_id: str, user: User, *, active: bool = True, admin_role: bool = False
+) -> ServiceSubscription:
+    subscription = session.scalar(
+        select(ServiceSubscription).where(
+            ServiceSubscription.service_id == service_id, ServiceSubscription.user_id == user.id
+        )
+    )
+    if subscription is None:
+        subscription = ServiceSubscription(service_id=service_id, user_id=user.id)
+        session.add(subscription)
+    subscription.is_active = active
+    subscription.is_admin = subscription.is_admin or admin_role
+    session.flush()
+    return subscription

@@ -1,0 +1,34 @@
+"""Printing for the CLI: JSON on stdout with --json, readable lines otherwise."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from c42.db import Database
+from c42.settings import get_settings
+
+
+class CommandError(Exception):
+    pass
+
+
+def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print(text)
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    db = Database(get_settings().database_url)
+    try:
+        with db.session() as s:
+            yield s
+    finally:
+        db.dispose()

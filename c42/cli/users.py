@@ -1,0 +1,54 @@
+"""`c42 user create|activate|deactivate`."""
+
+from __future__ import annotations
+
+import argparse
+
+from c42 import accounts
+from c42.cli.output import emit, session
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = subparsers.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True
+    )
+    p = group.add_parser("create", help="create a user")
+    p.add_argument("email")
+    p.add_argument("--password")
+    p.add_argument("--first-name", default="")
+    p.add_argument("--last-name", default="")
+    p.add_argument("--inactive", action="store_true")
+    p.add_argument("--staff", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=create)
+    for action, active in (("activate", True), ("deactivate", False)):
+        p = group.add_parser(action, help=f"{action} a user")
+        p.add_argument("email")
+        p.set_defaults(handler=lambda args, active=active: set_active(args, active))
+
+
+def create(args: argparse.Namespace) -> int:
+    with session() as s:
+        user = accounts.create_user(
+            s,
+            args.email,
+            args.password,
+            first_name=args.first_name,
+            last_name=args.last_name,
+            active=not args.inactive,
+            staff=args.staff,
+        )
+        data = {"id": user.id, "email": user.email, "is_active": user.is_active}
+    emit(data, args.json, f"created user {data['email']} ({data['id']})")
+    return 0
+
+
+def set_active(args: argparse.Namespace, active: bool) -> int:
+    with session() as s:
+        user = accounts.get_user(s, args.email)
+        user.is_active = active
+        if active:
+            user.email_verified = True
+        email = user.email
+    print(f"{'activated' if active else 'deactivated'} {email}")
+    return 0

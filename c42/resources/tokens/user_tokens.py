@@ -1,0 +1,91 @@
+"""/api/v2/user-tokens/ — obtain a User Token with e-mail and password; list; revoke."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import Field
+from starlette.responses import Response
+
+from c42 import accounts
+from c42.auth import passwords
+from c42.auth.subject import CredentialKind
+from c42.auth.user_tokens import repository as user_tokens
+from c42.db import current_sync_token
+from c42.emails import InvalidEmail
+from c42.errors import NotFound, Unauthorized
+from c42.resources import common
+from c42.resources.auth import TokenOwner
+from c42.resources.deps import SessionDep
+from c42.resources.validation import Body, Text
+
+router = APIRouter(prefix="/api/v2/user-tokens", tags=["user-tokens"])
+SERVER_TOKEN_WARNING = (
+    "This is a server token: keep it secret and never embed it in web or mobile apps."
+)
+
+
+class TokenRequest(Body):
+    email: Text(320)  # type: ignore[valid-type]
+    password: Text(1000)  # type: ignore[valid-type]
+    name: Text(200) = ""  # type: ignore[valid-type]
+    expires_in: int | None = Field(default=None, ge=60, le=10 * 365 * 24 * 3600)
+
+
+def _bad_credentials() -> Unauthorized:
+    return Unauthorized("Invalid e-mail or password.", code="invalid_credentials")
+
+
+@router.post("/", status_code=201)
+def create_user_token(request: Request, session: SessionDep, body: TokenRequest) -> Response:
+    limiter = getattr(request.app.state, "login_limiter", None)
+    if limiter is not None:
+        limiter.hit_or_raise(request, body.email)
+    try:
+        user = accounts.find_user(session, body.email)
+    except InvalidEmail:
+        user = None
+    password_hash = user.password_hash if user is not None else None
+    if not passwords.verify_password(password_hash, body.password) or user is None:
+        raise _bad_credentials()
+    if not user.is_active:
+        raise Unauthorized("The user account is not active.", code="inactive_user")
+    created = user_tokens.create(session, user.id, body.name, body.expires_in)
+    data = {
+        "id": created.id,
+        "token": created.token,
+        "name": created.name,
+        "created": common.fmt_dt(created.created),
+        "expires_at": common.fmt_dt(created.expires_at),
+        "warning": SERVER_TOKEN_WARNING,
+    }
+    return common.one(data, current_sync_token(session), 201)
+
+
+@router.get("/")
+def list_user_tokens(subject: TokenOwner, session: SessionDep) -> Response:
+    rows = user_tokens.list_for_user(session, subject.user_id)
+    data = [
+        {
+            "id": t.id,
+            "name": t.name,
+            "created": common.fmt_dt(t.created),
+            "last_used": common.fmt_dt(t.last_used),
+            "expires_at": common.fmt_dt(t.expires_at),
+        }
+        for t in rows
+    ]
+    return common.envelope(data, len(data), 0, current_sync_token(session))
+
+
+@router.delete("/{id}/", status_code=204)
+def revoke_user_token(
+    request: Request,
+    subject: TokenOwner,
+    session: SessionDep,
+    id: str,
+) -> Response:
+    token_digest = user_tokens.revoke(session, subject.user_id, common.check_id(id, "Token"))
+    if token_digest is None:
+        raise NotFound("Token not found.")
+    request.app.state.authenticator.evict(CredentialKind.USER_TOKEN, token_digest)
+    return Response(status_code=204)
