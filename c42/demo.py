@@ -32,7 +32,7 @@ from c42.models import (
 )
 
 DEMO_EMAIL = "demo@c42.test"
-DEMO_PASSWORD = "demo-password-42"  # noqa: S105 - the documented demo account
+DEMO_PASSWORD = "demo-password-42"
 FRIEND_EMAIL = "friend@c42.test"
 SERVICE_NAME = "C42 Demo Planner"
 

@@ -37,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
         secret = app.get("client_secret")
         line = f"  app {name}: client_id={app['client_id']}"
         print(line + (f" client_secret={secret}" if secret else " (public)"))
-    print(
-        f"  try:      curl -H 'Authorization: Token {user['token']}' {settings.issuer}/api/v2/events/"
-    )
+    curl = f"curl -H 'Authorization: Token {user['token']}' {settings.issuer}/api/v2/events/"
+    print(f"  try:      {curl}")
     return 0
