@@ -33,7 +33,7 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class CacheEntry:
     """What the cache keeps per digest: a subject and its expiry, or the reason it fails."""
 
     subject: AuthSubject | None
@@ -69,7 +69,7 @@ def unauthorized(kind: CredentialKind | None, code: str, message: str) -> Unauth
 
 # A look-up function per kind: (database, digest) -> cache entry. The OAuth and Action Token
 # packages register theirs here at import time, so this module never imports them.
-Lookup = Callable[[Database, str], _Entry]
+Lookup = Callable[[Database, str], CacheEntry]
 _LOOKUPS: dict[CredentialKind, Lookup] = {}
 
 
@@ -77,15 +77,15 @@ def register_lookup(kind: CredentialKind, lookup: Lookup) -> None:
     _LOOKUPS[kind] = lookup
 
 
-def _lookup_user_token(db: Database, token_digest: str) -> _Entry:
+def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:
     with db.engine.connect() as connection:
         row = user_tokens.lookup(connection, token_digest)
         if row is None or row.revoked_at is not None:
-            return _Entry(None)
+            return CacheEntry(None)
         if row.sandbox_service_id is not None or row.closed_at is not None:
-            return _Entry(None)  # SPEC §5.4: sandbox users never hold User Tokens
+            return CacheEntry(None)  # SPEC §5.4: sandbox users never hold User Tokens
         if not row.is_active:
-            return _Entry(None, None, "inactive_user", "The user account is not active.")
+            return CacheEntry(None, None, "inactive_user", "The user account is not active.")
         now = utcnow()
         if row.last_used is None or now - row.last_used > user_tokens.LAST_USED_GRANULARITY:
             user_tokens.touch(connection, row.id, now)
@@ -96,7 +96,7 @@ def _lookup_user_token(db: Database, token_digest: str) -> _Entry:
             credential_id=row.id,
             is_staff=bool(row.is_staff),
         )
-        return _Entry(subject, row.expires_at)
+        return CacheEntry(subject, row.expires_at)
 
 
 register_lookup(CredentialKind.USER_TOKEN, _lookup_user_token)
@@ -105,9 +105,9 @@ register_lookup(CredentialKind.USER_TOKEN, _lookup_user_token)
 class Authenticator:
     def __init__(self, db: Database, cache_seconds: float) -> None:
         self.db = db
-        self.cache: TTLCache[_Entry] = TTLCache(cache_seconds)
+        self.cache: TTLCache[CacheEntry] = TTLCache(cache_seconds)
 
-    def cached(self, credential: Credential) -> tuple[str, _Entry | None]:
+    def cached(self, credential: Credential) -> tuple[str, CacheEntry | None]:
         """The fast path: the digest and a cached entry, if any. No I/O."""
         if credential.kind is not CredentialKind.OAUTH and not secrets.is_server_token(
             credential.secret
@@ -117,7 +117,7 @@ class Authenticator:
         key = credential.kind.value + ":" + secrets.digest(credential.secret)
         return key, self.cache.get(key)
 
-    def load(self, key: str, kind: CredentialKind) -> _Entry:
+    def load(self, key: str, kind: CredentialKind) -> CacheEntry:
         """The slow path (blocking I/O): look the digest up and cache the outcome."""
         entry = _LOOKUPS[kind](self.db, key.split(":", 1)[1])
         self.cache.put(key, entry)
@@ -131,7 +131,7 @@ class Authenticator:
         self.cache._entries.pop(kind.value + ":" + token_digest, None)
 
 
-def check(entry: _Entry, kind: CredentialKind) -> AuthSubject:
+def check(entry: CacheEntry, kind: CredentialKind) -> AuthSubject:
     if entry.subject is None:
         raise unauthorized(kind, entry.error_code, entry.error_message)
     if entry.expires_at is not None and entry.expires_at <= utcnow():
