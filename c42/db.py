@@ -7,6 +7,7 @@ PostgreSQL goes through psycopg 3 with a small pool per process.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from c42.compiled import StatementCache
 from c42.settings import get_settings
 
 WRITE_OPTION = "c42_write"
@@ -56,6 +58,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
+        self.statements = StatementCache(self.engine)
+        self._local = threading.local()
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
@@ -73,6 +77,31 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def raw_read(self) -> Iterator[Any]:
+        """A DB-API connection in a read transaction, for compiled hot-path queries.
+
+        SQLite: one connection per thread, kept open (a pool check-out costs more than the
+        queries), one snapshot per use. PostgreSQL: a pooled connection.
+        """
+        if self.is_sqlite:
+            connection = getattr(self._local, "connection", None)
+            if connection is None:
+                connection = self.engine.raw_connection()
+                connection.detach()  # ours for the thread's lifetime, outside the pool
+                self._local.connection = connection
+            connection.execute("BEGIN")  # one snapshot for all queries of the request
+            try:
+                yield connection
+            finally:
+                connection.execute("ROLLBACK")
+            return
+        pooled = self.engine.raw_connection()
+        try:
+            yield pooled
+        finally:
+            pooled.close()  # the pool rolls back and takes it back
 
     def new_session(self, write: bool) -> Session:
         return (self._write if write else self._read)()

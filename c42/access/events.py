@@ -8,6 +8,8 @@ narrows the set to events created inside that service.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, select, union_all
 
 from c42.auth.subject import AuthSubject
@@ -20,8 +22,11 @@ calendars = Calendar.__table__
 calendar_subscriptions = CalendarSubscription.__table__
 
 
-def permission_subquery(user_id: str, event_ids: list[str] | None = None) -> Subquery:
-    """(event_id, permission, direct) for every event the user relates to, removed included."""
+def permission_subquery(user_id: Any, event_ids: list[Any] | None = None) -> Subquery:
+    """(event_id, permission) for every event the user relates to, `removed` included.
+
+    `user_id` and `event_ids` are values or bind parameters (the hot path compiles this once).
+    """
     direct = select(
         event_subscriptions.c.event_id,
         event_subscriptions.c.permission.label("perm"),

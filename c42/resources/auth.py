@@ -12,11 +12,7 @@ from fastapi import Depends
 
 from c42.auth.subject import SCOPE_WRITE, AuthSubject, CredentialKind
 from c42.errors import Forbidden
-from c42.resources.deps import Caller
-
-
-async def _reader(subject: Caller) -> AuthSubject:
-    return subject
+from c42.resources.deps import Caller, authenticated
 
 
 async def _writer(subject: Caller) -> AuthSubject:
@@ -42,6 +38,6 @@ async def _token_owner(subject: Caller) -> AuthSubject:
     return subject
 
 
-Reader = Annotated[AuthSubject, Depends(_reader)]
+Reader = Annotated[AuthSubject, Depends(authenticated)]  # any valid credential
 Writer = Annotated[AuthSubject, Depends(_writer)]
 TokenOwner = Annotated[AuthSubject, Depends(_token_owner)]

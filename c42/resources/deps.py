@@ -6,8 +6,8 @@ endpoint returns and before the response is sent, rolled back on any error.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from c42.db import Database
 from c42.errors import Unauthorized
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 def get_db(request: Request) -> Database:
@@ -39,6 +40,15 @@ async def _session(request: Request) -> AsyncIterator[Session]:
         raise
     finally:
         await run_in_threadpool(session.close)
+
+
+async def run_read(db: Database, work: Callable[[], T]) -> T:
+    """Run a hot-path read. SQLite reads take microseconds and never wait for writers in WAL
+    mode, so they run inline (a threadpool hop would cost more than the query); PostgreSQL
+    reads wait on the network, so they go to the threadpool."""
+    if db.is_sqlite:
+        return work()
+    return await run_in_threadpool(work)
 
 
 SessionDep = Annotated[Session, Depends(_session, scope="function")]

@@ -2,100 +2,132 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from c42.db import current_sync_token
-from c42.errors import NotFound
-from c42.resources import common
+from c42.auth.subject import AuthSubject
+from c42.errors import InvalidRequest, NotFound
+from c42.resources import common, query
 from c42.resources.auth import Reader, Writer
-from c42.resources.deps import SessionDep
-from c42.resources.events import repository as repo
+from c42.resources.deps import SessionDep, get_db, run_read
 from c42.resources.events import serialize, service
+from c42.resources.events.repository import EventFilters, EventQueries
 from c42.resources.events.schemas import EventFields
 
 router = APIRouter(prefix="/api/v2/events", tags=["events"])
-EVENT_TYPES = {"normal", "todo", "time_block", "arrive_by", "depart_from", "route"}
+EVENT_TYPES = frozenset({"normal", "todo", "time_block", "arrive_by", "depart_from", "route"})
 
 
-@router.get("/")
-def list_events(
-    subject: Reader,
-    session: SessionDep,
-    limit: common.Limit = common.DEFAULT_LIMIT,
-    offset: common.Offset = 0,
-    sync_token: common.SyncToken = None,
-    ids: str | None = None,
-    service_ids: str | None = None,
-    calendar_ids: str | None = None,
-    calendar_ids__or: str | None = None,
-    event_types: str | None = None,
-    order_by: Literal["sync_token", "due", "start"] = "sync_token",
-    order_asc: bool = True,
-) -> Response:
-    types = common.bracket_array(event_types, "event_types", ids=False)
+_LIST_DOCS = query.openapi_params(
+    ids="[id,...] only these events",
+    service_ids="[id,...] events of these services",
+    calendar_ids="[id,...] events in all of these calendars",
+    calendar_ids__or="[id,...] events in any of these calendars",
+    event_types="[type,...] e.g. [normal,todo]",
+    order_by="sync_token (default), due or start",
+    order_asc="true (default) or false",
+)
+ORDER_BY = frozenset({"sync_token", "due", "start"})
+
+
+@router.get("/", openapi_extra=_LIST_DOCS)
+async def list_events(request: Request, subject: Reader) -> Response:
+    params = request.query_params
+    paging = query.page(params)
+    limit, offset = paging.limit, paging.offset
+    types = common.bracket_array(params.get("event_types"), "event_types", ids=False)
     if types is not None and not set(types) <= EVENT_TYPES:
-        raise common.InvalidRequest("Unknown event type.", fields={"event_types": "unknown"})
-    filters = repo.EventFilters(
-        ids=common.bracket_array(ids, "ids"),
-        service_ids=common.bracket_array(service_ids, "service_ids"),
-        calendar_ids=common.bracket_array(calendar_ids, "calendar_ids"),
-        calendar_ids_or=common.bracket_array(calendar_ids__or, "calendar_ids__or"),
+        raise InvalidRequest("Unknown event type.", fields={"event_types": "unknown"})
+    filters = EventFilters(
+        ids=common.bracket_array(params.get("ids"), "ids"),
+        service_ids=common.bracket_array(params.get("service_ids"), "service_ids"),
+        calendar_ids=common.bracket_array(params.get("calendar_ids"), "calendar_ids"),
+        calendar_ids_or=common.bracket_array(params.get("calendar_ids__or"), "calendar_ids__or"),
         event_types=types,
-        sync_token=sync_token,
-        order_by=order_by,
-        order_asc=order_asc,
+        sync_token=paging.sync_token,
+        order_by=query.choice(params, "order_by", ORDER_BY, "sync_token"),
+        order_asc=query.boolean(params, "order_asc", True),
     )
-    token = current_sync_token(session)
-    rows, count = repo.list_page(session, subject, filters, limit, offset)
-    calendars = repo.calendar_ids(session, subject.user_id, [r.id for r in rows])
-    data = [serialize.event(r, calendars.get(r.id, [])) for r in rows]
-    return common.envelope(data, count, offset, token)
+    db = get_db(request)
+    queries = EventQueries(db.statements)
+
+    def page() -> Response:
+        with db.raw_read() as conn:
+            token = queries.current_sync_token(conn)
+            rows, count = queries.list_page(conn, subject, filters, limit, offset)
+            calendars = queries.calendar_ids(conn, subject.user_id, [r["id"] for r in rows])
+        data = [serialize.event(r, calendars.get(r["id"], [])) for r in rows]
+        return common.envelope(data, count, offset, token)
+
+    return await run_read(db, page)
 
 
-def _respond(session: SessionDep, subject: Reader, event_id: str, status: int = 200) -> Response:
-    row = repo.get_one(session, subject, event_id)
-    if row is None or row.deleted_at is not None or not row.permission:
+def _one(queries: EventQueries, conn: Any, subject: AuthSubject, event_id: str) -> dict[str, Any]:
+    row = queries.get_one(conn, subject, event_id)
+    if row is None:
         raise NotFound("Event not found.")
-    calendars = repo.calendar_ids(session, subject.user_id, [event_id])
-    token = current_sync_token(session)
-    return common.one(serialize.event(row, calendars.get(event_id, [])), token, status)
-
-
-@router.post("/", status_code=201)
-def create_event(subject: Writer, session: SessionDep, body: EventFields) -> Response:
-    event_id = service.create(session, subject, body)
-    session.flush()
-    return _respond(session, subject, event_id, 201)
+    calendars = queries.calendar_ids(conn, subject.user_id, [event_id])
+    return serialize.event(row, calendars.get(event_id, []))
 
 
 @router.get("/{id}/")
-def get_event(subject: Reader, session: SessionDep, id: str) -> Response:
-    return _respond(session, subject, common.check_id(id, "Event"))
+async def get_event(request: Request, subject: Reader, id: str) -> Response:
+    event_id = common.check_id(id, "Event")
+    db = get_db(request)
+    queries = EventQueries(db.statements)
+
+    def read() -> Response:
+        with db.raw_read() as conn:
+            data = _one(queries, conn, subject, event_id)
+            return common.one(data, queries.current_sync_token(conn))
+
+    return await run_read(db, read)
+
+
+def _respond(
+    request: Request, session: Session, subject: AuthSubject, event_id: str, status: int = 200
+) -> Response:
+    """The event as the caller now sees it, read inside the write transaction."""
+    session.flush()
+    queries = EventQueries(get_db(request).statements)
+    conn = session.connection().connection
+    data = _one(queries, conn, subject, event_id)
+    return common.one(data, queries.current_sync_token(conn), status)
+
+
+@router.post("/", status_code=201)
+def create_event(
+    request: Request, subject: Writer, session: SessionDep, body: EventFields
+) -> Response:
+    event_id = service.create(session, subject, body)
+    return _respond(request, session, subject, event_id, 201)
 
 
 @router.put("/{id}/")
 def replace_event(
+    request: Request,
     subject: Writer,
     session: SessionDep,
     id: str,
     body: EventFields,
 ) -> Response:
     service.change(session, subject, common.check_id(id, "Event"), body, replace=True)
-    return _respond(session, subject, id)
+    return _respond(request, session, subject, id)
 
 
 @router.patch("/{id}/")
 def change_event(
+    request: Request,
     subject: Writer,
     session: SessionDep,
     id: str,
     body: EventFields,
 ) -> Response:
     service.change(session, subject, common.check_id(id, "Event"), body, replace=False)
-    return _respond(session, subject, id)
+    return _respond(request, session, subject, id)
 
 
 @router.delete("/{id}/", status_code=204)

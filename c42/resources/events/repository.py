@@ -1,4 +1,8 @@
-"""Queries of the events resource. Visibility comes from `c42.access.events`."""
+"""Queries of the events resource. Visibility comes from `c42.access.events`.
+
+The list and get queries are the hot path: they are built once per filter shape with bind
+parameters and run as compiled SQL on the DB-API connection (see `c42.compiled`).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text
 
 from c42.access import events as rules
 from c42.auth.subject import AuthSubject
+from c42.compiled import StatementCache
 
 events = rules.events
 subs = rules.event_subscriptions
@@ -19,6 +23,14 @@ cs = rules.calendar_subscriptions
 cals = rules.calendars
 
 ORDER_COLUMNS = {"sync_token": events.c.sync_token, "due": events.c.due, "start": events.c.start}
+EVENT_COLUMNS = [c for c in events.c]
+ROW_NAMES = (
+    *(c.name for c in EVENT_COLUMNS),
+    "permission",
+    "previous_permission",
+    "rsvp_status",
+    "is_invitation",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,87 +45,155 @@ class EventFilters:
     order_asc: bool = True
 
 
-def _conditions(subject: AuthSubject, access: Any, f: EventFilters) -> list[Any]:
-    conditions: list[Any] = list(rules.scope_filter(subject))
-    if f.sync_token is None:
+def _n(values: list[str] | None) -> int:
+    return -1 if values is None else len(values)
+
+
+def _shape(subject: AuthSubject, f: EventFilters) -> tuple[Any, ...]:
+    return (
+        subject.service_id is not None,
+        _n(f.ids),
+        _n(f.service_ids),
+        _n(f.calendar_ids),
+        _n(f.calendar_ids_or),
+        _n(f.event_types),
+        f.sync_token is not None,
+        f.order_by,
+        f.order_asc,
+    )
+
+
+def _binds(prefix: str, count: int) -> list[Any]:
+    return [bindparam(f"{prefix}_{i}") for i in range(count)]
+
+
+def _params(subject: AuthSubject, f: EventFilters) -> dict[str, Any]:
+    params: dict[str, Any] = {"user_id": subject.user_id, "scope_service": subject.service_id}
+    for prefix, values in (
+        ("ids", f.ids),
+        ("svc", f.service_ids),
+        ("cal", f.calendar_ids),
+        ("calor", f.calendar_ids_or),
+        ("type", f.event_types),
+    ):
+        for i, value in enumerate(values or ()):
+            params[f"{prefix}_{i}"] = value
+    if f.sync_token is not None:
+        params["sync_token"] = f.sync_token
+    return params
+
+
+def _from(shape: tuple[Any, ...], rows: bool) -> Any:
+    scoped, n_ids, n_svc, n_cal, n_calor, n_type, syncing, _, _ = shape
+    user = bindparam("user_id")
+    access = rules.permission_subquery(user, _binds("ids", n_ids) if n_ids >= 0 else None)
+    conditions: list[Any] = []
+    if scoped:
+        conditions.append(events.c.service_id == bindparam("scope_service"))
+    if not syncing:
         conditions.append(rules.readable(access))
     else:
         # Changed after the token: the event itself or the caller's relation to it. Deleted
         # events and relations turned `removed` stay listed, shown as id + permission.
-        conditions.append(or_(events.c.sync_token > f.sync_token, subs.c.sync_token > f.sync_token))
-    if f.ids is not None:
-        conditions.append(events.c.id.in_(f.ids))
-    if f.service_ids is not None:
-        conditions.append(events.c.service_id.in_(f.service_ids))
-    if f.event_types is not None:
-        conditions.append(events.c.event_type.in_(f.event_types))
-    for calendar_id in f.calendar_ids or ():
+        since = bindparam("sync_token")
+        conditions.append(or_(events.c.sync_token > since, subs.c.sync_token > since))
+    if n_ids >= 0:
+        conditions.append(events.c.id.in_(_binds("ids", n_ids)))
+    if n_svc >= 0:
+        conditions.append(events.c.service_id.in_(_binds("svc", n_svc)))
+    if n_type >= 0:
+        conditions.append(events.c.event_type.in_(_binds("type", n_type)))
+    for calendar in _binds("cal", max(n_cal, 0)):
         conditions.append(
-            exists().where(ec.c.event_id == events.c.id, ec.c.calendar_id == calendar_id)
+            exists().where(ec.c.event_id == events.c.id, ec.c.calendar_id == calendar)
         )
-    if f.calendar_ids_or is not None:
+    if n_calor >= 0:
         conditions.append(
-            exists().where(ec.c.event_id == events.c.id, ec.c.calendar_id.in_(f.calendar_ids_or))
+            exists().where(
+                ec.c.event_id == events.c.id, ec.c.calendar_id.in_(_binds("calor", n_calor))
+            )
         )
-    return conditions
-
-
-def _base(subject: AuthSubject, access: Any, f: EventFilters, *columns: Any) -> Any:
+    columns = [
+        *EVENT_COLUMNS,
+        access.c.permission,
+        subs.c.previous_permission,
+        subs.c.rsvp_status,
+        subs.c.is_invitation,
+    ]
     return (
-        select(*columns)
+        select(*columns if rows else [func.count()])
         .select_from(access)
         .join(events, events.c.id == access.c.event_id)
-        .outerjoin(subs, and_(subs.c.event_id == events.c.id, subs.c.user_id == subject.user_id))
-        .where(*_conditions(subject, access, f))
+        .outerjoin(subs, and_(subs.c.event_id == events.c.id, subs.c.user_id == user))
+        .where(*conditions)
     )
 
 
-def list_page(
-    session: Session, subject: AuthSubject, f: EventFilters, limit: int, offset: int
-) -> tuple[list[Any], int]:
-    access = rules.permission_subquery(subject.user_id, f.ids)
-    count = session.execute(_base(subject, access, f, func.count())).scalar_one()
-    if limit == 0 or count <= offset:
-        return [], count
-    order = ORDER_COLUMNS[f.order_by]
-    order = order.asc() if f.order_asc else order.desc()
-    rows = session.execute(
-        _base(subject, access, f, events, *_relation_columns(access))
-        .order_by(order, events.c.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(rows), count
+def _count_statement(shape: tuple[Any, ...]) -> Any:
+    return _from(shape, rows=False)
 
 
-def _relation_columns(access: Any) -> list[Any]:
-    return [
-        access.c.permission,
-        subs.c.previous_permission.label("previous_permission"),
-        subs.c.rsvp_status.label("rsvp_status"),
-        subs.c.is_invitation.label("is_invitation"),
-    ]
+def _page_statement(shape: tuple[Any, ...]) -> Any:
+    order_by, order_asc = shape[7], shape[8]
+    order = ORDER_COLUMNS[order_by]
+    return (
+        _from(shape, rows=True)
+        .order_by(order.asc() if order_asc else order.desc(), events.c.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
 
 
-def get_one(session: Session, subject: AuthSubject, event_id: str) -> Any:
-    access = rules.permission_subquery(subject.user_id, [event_id])
-    return session.execute(
-        _base(subject, access, EventFilters(ids=[event_id]), events, *_relation_columns(access))
-    ).first()
-
-
-def calendar_ids(session: Session, user_id: str, event_ids: list[str]) -> dict[str, list[str]]:
-    """The calendars of each event that the caller can see (requester-relative)."""
-    if not event_ids:
-        return {}
-    rows = session.execute(
+def _calendar_ids_statement(count: int) -> Any:
+    return (
         select(ec.c.event_id, ec.c.calendar_id)
-        .join(cs, and_(cs.c.calendar_id == ec.c.calendar_id, cs.c.user_id == user_id))
+        .join(cs, and_(cs.c.calendar_id == ec.c.calendar_id, cs.c.user_id == bindparam("user_id")))
         .join(cals, cals.c.id == ec.c.calendar_id)
-        .where(ec.c.event_id.in_(event_ids), cs.c.permission > 0, cals.c.deleted_at.is_(None))
+        .where(
+            ec.c.event_id.in_(_binds("ev", count)), cs.c.permission > 0, cals.c.deleted_at.is_(None)
+        )
         .order_by(ec.c.calendar_id)
-    ).all()
-    result: dict[str, list[str]] = defaultdict(list)
-    for event_id, calendar_id in rows:
-        result[event_id].append(calendar_id)
-    return result
+    )
+
+
+_SYNC_TOKEN = select(text("value")).select_from(text("sync_counter")).where(text("id = 1"))
+
+
+class EventQueries:
+    """The compiled event queries of one database (one instance per Database)."""
+
+    def __init__(self, cache: StatementCache) -> None:
+        self.cache = cache
+
+    def current_sync_token(self, conn: Any) -> int:
+        return int(self.cache.get("sync_token", lambda: _SYNC_TOKEN).execute(conn, {})[0][0])
+
+    def list_page(
+        self, conn: Any, subject: AuthSubject, f: EventFilters, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        shape = _shape(subject, f)
+        params = _params(subject, f)
+        counted = self.cache.get(("count", shape), lambda: _count_statement(shape))
+        count = int(counted.execute(conn, params)[0][0])
+        if limit == 0 or count <= offset:
+            return [], count
+        page = self.cache.get(("page", shape), lambda: _page_statement(shape))
+        rows = page.execute(conn, {**params, "limit": limit, "offset": offset})
+        return [dict(zip(ROW_NAMES, row, strict=True)) for row in rows], count
+
+    def get_one(self, conn: Any, subject: AuthSubject, event_id: str) -> dict[str, Any] | None:
+        rows, _ = self.list_page(conn, subject, EventFilters(ids=[event_id]), 1, 0)
+        return rows[0] if rows else None
+
+    def calendar_ids(self, conn: Any, user_id: str, event_ids: list[str]) -> dict[str, list[str]]:
+        """The calendars of each event that the caller can see (requester-relative)."""
+        if not event_ids:
+            return {}
+        n = len(event_ids)
+        statement = self.cache.get(("calendar_ids", n), lambda: _calendar_ids_statement(n))
+        params: dict[str, Any] = {f"ev_{i}": v for i, v in enumerate(event_ids)}
+        params["user_id"] = user_id
+        result: dict[str, list[str]] = defaultdict(list)
+        for event_id, calendar_id in statement.execute(conn, params):
+            result[event_id].append(calendar_id)
+        return result

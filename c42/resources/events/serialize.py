@@ -1,50 +1,79 @@
-"""Event rows to the C42 wire shape. Plain dicts, serialised once by orjson."""
+"""Event rows to the C42 wire shape: plain dicts, serialised once by orjson.
+
+Rows come either from compiled queries on the DB-API connection (SQLite gives text for dates
+and JSON, 0/1 for booleans) or from drivers that convert (psycopg); both are handled here.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import orjson
+
 from c42.access.permissions import NAMES
-from c42.resources.common import fmt_dt
 
 
-def event(row: Any, calendar_ids: list[str]) -> dict[str, Any]:
-    if row.deleted_at is not None or not row.permission:
+def dt(value: Any) -> str | None:
+    """SPEC §4: ISO-8601 in UTC as YYYY-MM-DDThh:mm:ss.ffffffZ."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = str(value)  # SQLite storage form: 'YYYY-MM-DD HH:MM:SS.ffffff'
+    if len(text) == 19:
+        text += ".000000"
+    return f"{text[:10]}T{text[11:26]}Z"
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return orjson.Fragment(value)  # already JSON text: emit as is, no parse
+    return value
+
+
+def flag(value: Any) -> bool:
+    return bool(value)
+
+
+def event(row: dict[str, Any], calendar_ids: list[str]) -> dict[str, Any]:
+    permission = row["permission"]
+    if row["deleted_at"] is not None or not permission:
         return deleted(row)
-    previous = row.previous_permission
+    previous = row["previous_permission"]
     return {
-        "id": row.id,
-        "event_type": row.event_type,
-        "title": row.title,
-        "description": row.description,
-        "start": fmt_dt(row.start),
-        "end": fmt_dt(row.end),
-        "start_timezone": row.start_timezone,
-        "end_timezone": row.end_timezone,
-        "all_day": row.all_day,
-        "due": fmt_dt(row.due),
-        "color": row.color,
-        "icon": row.icon,
-        "logo": row.logo,
-        "source_url": row.source_url,
-        "is_suggestion": row.is_suggestion,
-        "start_location": row.start_location,
-        "end_location": row.end_location,
-        "related_event": row.related_event_id,
-        "time_buffer": row.time_buffer,
-        "service_id": row.service_id,
-        "created": fmt_dt(row.created),
-        "modified": fmt_dt(row.modified),
-        "creator": row.creator_id,
-        "sync_token": row.sync_token,
-        "permission": NAMES[row.permission],
+        "id": row["id"],
+        "event_type": row["event_type"],
+        "title": row["title"],
+        "description": row["description"],
+        "start": dt(row["start"]),
+        "end": dt(row["end"]),
+        "start_timezone": row["start_timezone"],
+        "end_timezone": row["end_timezone"],
+        "all_day": flag(row["all_day"]),
+        "due": dt(row["due"]),
+        "color": row["color"],
+        "icon": row["icon"],
+        "logo": row["logo"],
+        "source_url": row["source_url"],
+        "is_suggestion": flag(row["is_suggestion"]),
+        "start_location": json_value(row["start_location"]),
+        "end_location": json_value(row["end_location"]),
+        "related_event": row["related_event_id"],
+        "time_buffer": row["time_buffer"],
+        "service_id": row["service_id"],
+        "created": dt(row["created"]),
+        "modified": dt(row["modified"]),
+        "creator": row["creator_id"],
+        "sync_token": row["sync_token"],
+        "permission": NAMES[permission],
         "previous_permission": None if previous is None else NAMES[previous],
-        "rsvp_status": row.rsvp_status,
-        "is_invitation": bool(row.is_invitation) if row.is_invitation is not None else False,
+        "rsvp_status": row["rsvp_status"],
+        "is_invitation": flag(row["is_invitation"]),
         "calendar_ids": calendar_ids,
     }
 
 
-def deleted(row: Any) -> dict[str, Any]:
+def deleted(row: dict[str, Any]) -> dict[str, Any]:
     """SPEC §4: deleted objects in a sync response carry exactly id and permission."""
-    return {"id": row.id, "permission": NAMES[row.permission or 0]}
+    return {"id": row["id"], "permission": NAMES[row["permission"] or 0]}

@@ -103,7 +103,19 @@ def _replace_calendars(
     session: Session, subject: AuthSubject, event_id: str, wanted: list[str]
 ) -> None:
     """Set the event's calendars among those the caller can see; others stay untouched."""
-    visible = set(repo.calendar_ids(session, subject.user_id, [event_id]).get(event_id, []))
+    visible = set(
+        session.scalars(
+            select(repo.ec.c.calendar_id)
+            .join(repo.cs, repo.cs.c.calendar_id == repo.ec.c.calendar_id)
+            .join(repo.cals, repo.cals.c.id == repo.ec.c.calendar_id)
+            .where(
+                repo.ec.c.event_id == event_id,
+                repo.cs.c.user_id == subject.user_id,
+                repo.cs.c.permission > 0,
+                repo.cals.c.deleted_at.is_(None),
+            )
+        )
+    )
     added = [c for c in wanted if c not in visible]
     removed = [c for c in visible if c not in wanted]
     _check_calendars(session, subject, added + removed)
