@@ -28,6 +28,14 @@ def new_opaque_token() -> str:
     return secrets.token_urlsafe(32)  # 256 bits
 
 
+def new_client_id() -> str:
+    return secrets.token_hex(16)  # public identifier of an OAuth app (RFC 6749 §2.2)
+
+
+def new_client_secret() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits; stored as keyed_digest under the server key
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

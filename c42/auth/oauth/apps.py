@@ -1,0 +1,135 @@
+"""Storage of OAuth apps (clients): registration, look-up by client_id, CORS origins.
+
+A confidential app's secret is shown once, at creation, and stored only as
+`keyed_digest(secret, server key)` (HMAC-SHA256: the secret is random, so a fast keyed hash
+is right; a password KDF would only slow the token endpoint down).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from c42.auth import secrets
+from c42.auth.oauth.redirect_uris import InvalidRedirectURI, validate_registration
+from c42.auth.subject import SCOPE_READ, SCOPE_WRITE, SERVICE_SCOPES
+from c42.errors import InvalidRequest, NotFound
+from c42.models import OAuthApp, Service
+
+_ORIGIN = re.compile(r"^https?://[^/?#@\s]+$")
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    service_id: str
+    name: str
+    redirect_uris: Sequence[str]
+    public: bool = False
+    silent: bool = False
+    require_pkce: bool = False
+    cors_origins: Sequence[str] = field(default_factory=tuple)
+    scopes: Sequence[str] = (SCOPE_READ, SCOPE_WRITE)
+
+
+@dataclass(frozen=True)
+class CreatedApp:
+    id: str
+    client_id: str
+    client_secret: str | None  # shown once
+    service_id: str
+
+
+def check(spec: AppSpec) -> None:
+    """Refuse an app the rules do not allow (400 `invalid_request`, naming the problem)."""
+    if not spec.name.strip() or len(spec.name) > 200:
+        raise InvalidRequest("An app needs a name of at most 200 characters.")
+    if not spec.redirect_uris:
+        raise InvalidRequest("An app needs at least one redirect URI.")
+    for uri in spec.redirect_uris:
+        try:
+            validate_registration(uri, public=spec.public)
+        except InvalidRedirectURI as exc:
+            raise InvalidRequest(f"Invalid redirect URI {exc}.") from exc
+    if spec.silent and spec.public:
+        # SPEC §5.4 / RFC 8252 §8.6: a public client's identity cannot be proven, so it
+        # could open anyone's sandbox by knowing an address.
+        raise InvalidRequest("Only confidential apps (with a client secret) may use silent OAuth.")
+    if spec.cors_origins and not spec.public:
+        raise InvalidRequest("CORS origins are for public (JavaScript) apps only.")
+    for origin in spec.cors_origins:
+        if not _ORIGIN.match(origin) or origin == "null":
+            raise InvalidRequest(f"Invalid CORS origin {origin!r}: use scheme://host[:port].")
+    unknown = set(spec.scopes) - SERVICE_SCOPES
+    if unknown or not spec.scopes:
+        raise InvalidRequest(f"Unknown scopes: {', '.join(sorted(unknown)) or '(none)'}.")
+
+
+def create(
+    session: Session,
+    server_key: str,
+    spec: AppSpec,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> CreatedApp:
+    """Register an app. `client_id`/`client_secret` are generated unless given (the demo
+    derives them so that every run prints the same working values)."""
+    check(spec)
+    if session.get(Service, spec.service_id) is None:
+        raise NotFound(f"No service with id {spec.service_id}.")
+    secret = None if spec.public else (client_secret or secrets.new_client_secret())
+    app = OAuthApp(
+        client_id=client_id or secrets.new_client_id(),
+        client_secret_digest=secrets.keyed_digest(secret, server_key) if secret else None,
+        service_id=spec.service_id,
+        name=spec.name.strip(),
+        redirect_uris=list(spec.redirect_uris),
+        allowed_scopes=" ".join(sorted(set(spec.scopes))),
+        is_public=spec.public,
+        allow_silent=spec.silent,
+        require_pkce=spec.require_pkce or spec.public,  # SPEC §5.3: public apps must use PKCE
+        cors_origins=[_normal_origin(o) for o in spec.cors_origins],
+    )
+    session.add(app)
+    session.flush()
+    return CreatedApp(app.id, app.client_id, secret, app.service_id)
+
+
+def find(session: Session, client_id: str) -> OAuthApp | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    return session.scalar(select(OAuthApp).where(OAuthApp.client_id == client_id))
+
+
+def find_by_name(session: Session, service_id: str, name: str) -> OAuthApp | None:
+    return session.scalar(
+        select(OAuthApp).where(OAuthApp.service_id == service_id, OAuthApp.name == name)
+    )
+
+
+def set_secret(app: OAuthApp, server_key: str, client_secret: str) -> None:
+    app.client_secret_digest = secrets.keyed_digest(client_secret, server_key)
+
+
+def check_secret(app: OAuthApp, server_key: str, client_secret: str) -> bool:
+    """RFC 6749 §2.3.1, compared in constant time on the digests."""
+    if app.is_public or not app.client_secret_digest or not client_secret:
+        return False
+    return secrets.same(secrets.keyed_digest(client_secret, server_key), app.client_secret_digest)
+
+
+def public_app_origins(session: Session) -> set[str]:
+    """Every CORS origin registered by a public app (answers a CORS preflight, which carries
+    no client_id)."""
+    rows = session.scalars(select(OAuthApp.cors_origins).where(OAuthApp.is_public.is_(True)))
+    return {origin for origins in rows for origin in (origins or [])}
+
+
+def _normal_origin(origin: str) -> str:
+    parts = urlsplit(origin)
+    return f"{parts.scheme}://{parts.netloc}".lower()  # browsers send the Origin lower-cased

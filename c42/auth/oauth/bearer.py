@@ -1,0 +1,57 @@
+"""OAuth access token digest -> cache entry, registered in `c42.auth.authenticate` (SPEC §5.3).
+
+A Bearer token works while it is not revoked, not expired (checked per request from the
+entry's `expires_at`) and its user is an active, open account. The caller it yields is
+restricted to the app's service, to the token's scopes, and flagged as a sandbox when the
+user is a silent-OAuth sandbox user (SPEC §5.4). No Authlib here: this is the API's hot path.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select
+
+from c42.auth.cache_entry import CacheEntry
+from c42.auth.subject import SERVICE_SCOPES, AuthSubject, CredentialKind
+from c42.db import Database
+from c42.models import OAuthApp, OAuthToken, User
+
+_t = OAuthToken.__table__
+_a = OAuthApp.__table__
+_u = User.__table__
+
+_LOOKUP = (
+    select(
+        _t.c.id,
+        _t.c.user_id,
+        _t.c.scope,
+        _t.c.access_expires_at,
+        _t.c.access_revoked_at,
+        _a.c.service_id,
+        _u.c.is_active,
+        _u.c.is_staff,
+        _u.c.sandbox_service_id,
+        _u.c.closed_at,
+    )
+    .join(_a, _a.c.id == _t.c.app_id)
+    .join(_u, _u.c.id == _t.c.user_id)
+    .where(_t.c.access_digest == bindparam("digest"))
+)
+
+
+def lookup(db: Database, token_digest: str) -> CacheEntry:
+    with db.engine.connect() as connection:
+        row = connection.execute(_LOOKUP, {"digest": token_digest}).first()
+    if row is None or row.access_revoked_at is not None or row.closed_at is not None:
+        return CacheEntry(None)  # RFC 6750 §3.1: invalid_token
+    if not row.is_active:
+        return CacheEntry(None, None, "inactive_user", "The user account is not active.")
+    subject = AuthSubject(
+        user_id=row.user_id,
+        kind=CredentialKind.OAUTH,
+        credential_id=row.id,
+        service_id=row.service_id,  # SPEC §5.3: only data related to the app's service
+        scopes=frozenset(row.scope.split()) & SERVICE_SCOPES,
+        is_sandbox=row.sandbox_service_id is not None,
+        is_staff=False,  # staff powers are never delegated to an app
+    )
+    return CacheEntry(subject, row.access_expires_at)

@@ -1,0 +1,30 @@
+"""The narrow configuration the protocol core reads (lifetimes, limits, issuer, server key)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from c42.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthConfig:
+    issuer: str  # RFC 8414 §2 / RFC 9207 §2: the `iss` of every authorization response
+    server_key: str  # keys the client-secret digests
+    access_token_lifetime: int  # seconds
+    refresh_token_lifetime: int
+    code_lifetime: int  # RFC 6749 §4.1.2: short-lived, at most 60 s here
+    refresh_tokens_per_app_user: int
+    refresh_tokens_per_user: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OAuthConfig:
+        return cls(
+            issuer=settings.issuer.rstrip("/"),
+            server_key=settings.resolved_secret_key(),
+            access_token_lifetime=settings.access_token_lifetime,
+            refresh_token_lifetime=settings.refresh_token_lifetime,
+            code_lifetime=settings.authorization_code_lifetime,
+            refresh_tokens_per_app_user=settings.refresh_tokens_per_app_user,
+            refresh_tokens_per_user=settings.refresh_tokens_per_user,
+        )

@@ -1,0 +1,79 @@
+"""Consent records (STYLE §9): one row per (app, user) with the scopes the user allowed.
+
+They drive remembered consent for confidential apps and the "apps you authorised" page;
+consent is never inferred from live tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from c42.models import OAuthApp, OAuthConsent, Service, utcnow
+
+
+@dataclass(frozen=True)
+class AuthorisedApp:
+    app_id: str
+    app_name: str
+    service_name: str
+    scopes: tuple[str, ...]
+    since: datetime
+
+
+def scopes_of(scope: str) -> set[str]:
+    return set(scope.split())
+
+
+def covers(session: Session, app_id: str, user_id: str, scope: str) -> bool:
+    """Whether the user already allowed these scopes (or wider ones) to this app."""
+    granted = session.scalar(
+        select(OAuthConsent.scope).where(
+            OAuthConsent.app_id == app_id, OAuthConsent.user_id == user_id
+        )
+    )
+    return granted is not None and scopes_of(scope) <= scopes_of(granted)
+
+
+def remember(session: Session, app_id: str, user_id: str, scope: str) -> None:
+    """Record an Allow: the consent grows to the union of what was allowed so far."""
+    row = session.scalar(
+        select(OAuthConsent).where(OAuthConsent.app_id == app_id, OAuthConsent.user_id == user_id)
+    )
+    now = utcnow()
+    if row is None:
+        session.add(OAuthConsent(app_id=app_id, user_id=user_id, scope=scope, created=now))
+    else:
+        row.scope = " ".join(sorted(scopes_of(row.scope) | scopes_of(scope)))
+        row.modified = now
+    session.flush()
+
+
+def forget(session: Session, app_id: str, user_id: str) -> bool:
+    result = session.execute(
+        delete(OAuthConsent).where(OAuthConsent.app_id == app_id, OAuthConsent.user_id == user_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def authorised_apps(session: Session, user_id: str) -> list[AuthorisedApp]:
+    rows = session.execute(
+        select(OAuthConsent, OAuthApp.name, Service.name)
+        .join(OAuthApp, OAuthApp.id == OAuthConsent.app_id)
+        .join(Service, Service.id == OAuthApp.service_id)
+        .where(OAuthConsent.user_id == user_id)
+        .order_by(OAuthConsent.created, OAuthApp.name)
+    ).all()
+    return [
+        AuthorisedApp(
+            consent.app_id,
+            app_name,
+            service_name,
+            tuple(sorted(scopes_of(consent.scope))),
+            consent.created,
+        )
+        for consent, app_name, service_name in rows
+    ]

@@ -1,0 +1,135 @@
+"""The authorization endpoint's decision (RFC 6749 §4.1.1-§4.1.2), framework-free.
+
+`authorize` validates the request with Authlib and answers with one of four outcomes, which
+the HTTP layer renders: an error page (client or redirect URI not valid — never redirect,
+RFC 6749 §4.1.2.1), "log in first", the consent page, or a redirect back to the client (a
+code, or an error). Consent is a record (STYLE §9): a confidential app the user already
+allowed the same or wider scopes skips the page; a public app never does (RFC 6749 §10.2,
+RFC 8252 §8.6: anyone can claim a public client's identity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+
+from c42.auth.oauth import consents
+from c42.auth.oauth.models import Client
+from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
+from c42.auth.oauth.server import OAuthServer
+from c42.auth.subject import SCOPE_READ, SCOPE_WRITE
+from c42.models import Service, User
+
+# The parameters a consent form carries over from the authorization request.
+CARRIED_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "service_id",
+)
+SCOPE_WORDS = {
+    SCOPE_READ: "See your calendars and events related to {service}.",
+    SCOPE_WRITE: "Create, change, delete and share your calendars and events related to {service}.",
+}
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    title: str
+    message: str
+    status_code: int = 400
+
+
+@dataclass(frozen=True)
+class LoginRequired:
+    pass
+
+
+@dataclass(frozen=True)
+class ConsentPrompt:
+    app_name: str
+    service_name: str
+    is_public: bool
+    scopes: tuple[tuple[str, str], ...]  # (scope, what it allows, in words)
+    params: tuple[tuple[str, str], ...]  # hidden inputs of the consent form
+    redirect_origin: str  # where the form's answer redirects (the page's CSP must allow it)
+
+
+Outcome = ErrorPage | LoginRequired | ConsentPrompt | OAuthResponse
+
+
+def authorize(
+    server: OAuthServer, request: OAuthRequest, user_id: str | None, decision: str | None
+) -> Outcome:
+    """`decision` is None for the GET, "allow" or "deny" for the consent form's POST."""
+    try:
+        grant = server.get_consent_grant(request, end_user=None)
+    except OAuth2Error as error:
+        if error.redirect_uri:  # client and redirect URI are valid: the client hears of it
+            return server.authorization_error(request, error)
+        return ErrorPage("This sign-in link is not valid", _describe(error))
+    client: Client = request.client
+    # Silent OAuth (SPEC §5.4, `email_address`) branches off here, before any login: it is
+    # added by c42.auth.silent and not handled by this module.
+    user = _usable_user(server, user_id)
+    if user is None:
+        return LoginRequired()
+    scope: str = request.scope
+    if decision is None:
+        remembered = not client.is_public and consents.covers(
+            server.session, client.id, user.id, scope
+        )
+        if not remembered:
+            return _prompt(server, request, client, grant.redirect_uri, scope)
+    elif decision == "deny":
+        # RFC 6749 §4.1.2.1: access_denied, with state (and iss, RFC 9207).
+        return server.create_authorization_response(request, grant_user=None, grant=grant)  # type: ignore[no-any-return]
+    elif decision == "allow":
+        consents.remember(server.session, client.id, user.id, scope)
+    else:
+        return ErrorPage("Unknown answer", "Choose Allow or Deny on the consent page.")
+    return server.create_authorization_response(request, grant_user=user, grant=grant)  # type: ignore[no-any-return]
+
+
+def _usable_user(server: OAuthServer, user_id: str | None) -> User | None:
+    if user_id is None:
+        return None
+    user = server.session.get(User, user_id)
+    if user is None or not user.is_active or user.closed_at is not None:
+        return None
+    if user.sandbox_service_id is not None:
+        return None  # sandbox users never log in (SPEC §5.4)
+    return user
+
+
+def _prompt(
+    server: OAuthServer, request: OAuthRequest, client: Client, redirect_uri: str, scope: str
+) -> ConsentPrompt:
+    service = server.session.get(Service, client.service_id)
+    service_name = service.name if service else "this service"
+    data = request.payload.data
+    params = tuple((name, data[name]) for name in CARRIED_PARAMS if data.get(name) is not None)
+    scopes = tuple(
+        (name, SCOPE_WORDS.get(name, name).format(service=service_name))
+        for name in sorted(scope.split())
+    )
+    parts = urlsplit(redirect_uri)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+    return ConsentPrompt(client.app.name, service_name, client.is_public, scopes, params, origin)
+
+
+def _describe(error: OAuth2Error) -> str:
+    if error.error == "invalid_client":
+        return "The application asking for access is not registered here."
+    description = error.get_error_description() or error.error
+    if description.startswith("Redirect URI"):  # never echo the attacker's URI back
+        return "The redirect URI is not registered for this application."
+    if "redirect_uri" in description:
+        return "The request names no redirect URI, and the application has several."
+    return f"The application sent an invalid request: {description}"

@@ -1,0 +1,124 @@
+"""Authlib's model contracts (RFC 6749 client, authorization code, token) over our rows.
+
+Thin wrappers: the rows stay plain SQLAlchemy models, and every secret check goes through
+`apps.check_secret` (constant time, on digests).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
+
+from c42.auth.oauth import apps
+from c42.auth.oauth.redirect_uris import default_for, matches
+from c42.auth.subject import SCOPE_READ
+from c42.models import OAuthApp, OAuthAuthorizationCode, OAuthToken, utcnow
+
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")  # RFC 6749 §2.3.1
+GRANT_TYPES = ("authorization_code", "refresh_token")  # no implicit grant (OAuth 2.1)
+
+
+class Client(ClientMixin):
+    def __init__(self, app: OAuthApp, server_key: str) -> None:
+        self.app = app
+        self.id = app.id
+        self.client_id = app.client_id
+        self.service_id = app.service_id
+        self.is_public = app.is_public
+        self._server_key = server_key
+
+    @property
+    def requires_pkce(self) -> bool:
+        return self.app.is_public or self.app.require_pkce  # SPEC §5.3, RFC 9700 §2.1.1
+
+    @property
+    def allowed_scopes(self) -> set[str]:
+        return set(self.app.allowed_scopes.split())
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return default_for(self.app.redirect_uris)
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """RFC 6749 §3.3: no scope means the default (`service.read`); a scope the app may not
+        ask for makes the request fail (`None` -> invalid_scope), never silently narrowed."""
+        requested = set((scope or "").split()) or {SCOPE_READ}
+        if not requested <= self.allowed_scopes:
+            return None
+        return " ".join(sorted(requested))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return matches(self.app.redirect_uris, redirect_uri, public=self.is_public)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return apps.check_secret(self.app, self._server_key, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        # Public apps are identified by client_id alone; confidential apps must authenticate.
+        if self.is_public:
+            return method == "none"
+        return method in SECRET_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in GRANT_TYPES
+
+
+class AuthorizationCode(AuthorizationCodeMixin):
+    def __init__(self, row: OAuthAuthorizationCode) -> None:
+        self.row = row
+        self.id = row.id
+        self.user_id = row.user_id
+        self.code_challenge = row.code_challenge
+        self.code_challenge_method = row.code_challenge_method
+
+    def get_redirect_uri(self) -> str | None:
+        # RFC 6749 §4.1.3: required at the token endpoint only if it was sent when authorising.
+        return self.row.redirect_uri if self.row.redirect_uri_sent else None
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+
+class Token(TokenMixin):
+    """One side (`access` or `refresh`) of a stored token pair."""
+
+    def __init__(
+        self, row: OAuthToken, kind: Literal["access", "refresh"], user_usable: bool = True
+    ) -> None:
+        self.row = row
+        self.kind = kind
+        self.user_usable = user_usable
+
+    def check_client(self, client: Client) -> bool:
+        return self.row.app_id == client.id
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    @property
+    def expires_at(self) -> datetime | None:
+        if self.kind == "access":
+            return self.row.access_expires_at
+        return self.row.refresh_expires_at
+
+    def get_expires_in(self) -> int:
+        expires_at = self.expires_at
+        return max(0, int((expires_at - utcnow()).total_seconds())) if expires_at else 0
+
+    def is_expired(self) -> bool:
+        expires_at = self.expires_at
+        return expires_at is None or expires_at <= utcnow()
+
+    def is_revoked(self) -> bool:
+        if not self.user_usable:
+            return True  # an inactive or closed account's tokens do not work
+        if self.kind == "access":
+            return self.row.access_revoked_at is not None
+        return self.row.refresh_revoked_at is not None or self.row.rotated_at is not None

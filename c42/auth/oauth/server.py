@@ -1,0 +1,255 @@
+"""The authorization server: Authlib's `AuthorizationServer` bound to one database session.
+
+A server is built per request, inside the worker thread, around that request's write
+session (STYLE §8: Authlib runs synchronously with its own unit of work). Building one is a
+handful of object creations. Revocations made while serving a request are collected in
+`revoked_access_digests`, for the caller to evict from the credential cache after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    InvalidClientError,
+    InvalidRequestError,
+    OAuth2Error,
+)
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oauth2.rfc9207 import IssuerParameter
+from sqlalchemy.orm import Session
+
+from c42.auth import secrets
+from c42.auth.oauth import apps, tokens
+from c42.auth.oauth.config import OAuthConfig
+from c42.auth.oauth.endpoints import Introspection, Revocation
+from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGrant
+from c42.auth.oauth.models import Client, Token
+from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
+from c42.auth.subject import SERVICE_SCOPES
+from c42.models import OAuthApp, OAuthAuthorizationCode, OAuthToken, User
+
+
+class _Issuer(IssuerParameter):
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
+
+class OAuthServer(AuthorizationServer):
+    def __init__(self, session: Session, config: OAuthConfig) -> None:
+        super().__init__(scopes_supported=sorted(SERVICE_SCOPES))  # RFC 6749 §3.3
+        self.session = session
+        self.config = config
+        self.revoked_access_digests: list[str] = []
+        self._apps: dict[str, OAuthApp] = {}
+        self.register_token_generator("default", self._generate_token)
+        # RFC 7636: PKCE is checked for every client that sent a challenge; "required" makes
+        # the verifier mandatory for public clients at the token endpoint too.
+        self.register_grant(AuthorizationCodeGrant, [PKCE(required=True)])
+        self.register_grant(RefreshTokenGrant)
+        self.register_endpoint(Revocation)
+        self.register_endpoint(Introspection)
+        self.issuer_parameter = _Issuer(config.issuer)  # RFC 9207 §2: `iss` on every response
+        self.register_extension(self.issuer_parameter)
+
+    # -- Authlib's storage and framework hooks ------------------------------------------------
+
+    def query_client(self, client_id: str) -> Client | None:
+        app = apps.find(self.session, client_id) if isinstance(client_id, str) else None
+        if app is None:
+            return None
+        self._apps[app.id] = app
+        return Client(app, self.config.server_key)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        previous: Token | None = request.refresh_token
+        code = request.authorization_code
+        if previous is not None:  # a rotation: same family, same originating code
+            family_id, code_id = previous.row.family_id, previous.row.code_id
+        else:
+            family_id, code_id = None, code.id if code is not None else None
+        tokens.insert(
+            self.session,
+            app_id=request.client.id,
+            user_id=request.user.id,
+            access_token=token["access_token"],
+            refresh_token=token.get("refresh_token"),
+            scope=token["scope"],
+            family_id=family_id,
+            code_id=code_id,
+            access_lifetime=self.config.access_token_lifetime,
+            refresh_lifetime=self.config.refresh_token_lifetime,
+        )
+        if token.get("refresh_token"):
+            tokens.enforce_limits(
+                self.session,
+                request.client.id,
+                request.user.id,
+                self.config.refresh_tokens_per_app_user,
+                self.config.refresh_tokens_per_user,
+            )
+
+    def create_oauth2_request(self, request: Any) -> OAuthRequest:
+        if not isinstance(request, OAuthRequest):
+            raise TypeError("the HTTP adapter passes an OAuthRequest")
+        return request
+
+    def create_json_request(self, request: Any) -> Any:
+        raise NotImplementedError("no JSON endpoints")
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> OAuthResponse:
+        return OAuthResponse(status, body, list(headers))
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        pass  # no signal subscribers; revocations are collected in revoked_access_digests
+
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Client:
+        basic_id, _ = extract_basic_authorization(request.headers)
+        if basic_id and request.form.get("client_secret"):
+            # RFC 6749 §2.3: one authentication method per request.
+            raise InvalidRequestError("Use one client authentication method, not two.")
+        client: Client = super().authenticate_client(request, methods, endpoint)
+        sent = request.form.get("client_id")
+        if sent is not None and sent != client.client_id:
+            raise InvalidClientError(description="'client_id' does not match the credentials.")
+        return client
+
+    def create_token_response(self, request: Any = None) -> OAuthResponse:
+        repeated = self._repeated(request)
+        if repeated is not None:
+            return repeated
+        response: OAuthResponse = super().create_token_response(request)
+        return response
+
+    def create_endpoint_response(self, name: str, request: Any = None) -> OAuthResponse:
+        repeated = self._repeated(request)
+        if repeated is not None:
+            return repeated
+        response: OAuthResponse = super().create_endpoint_response(name, request)
+        return response
+
+    # -- helpers for grants, endpoints and the authorization flow -----------------------------
+
+    def _generate_token(
+        self,
+        grant_type: str,
+        client: Client,
+        user: User | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        # RFC 6749 §5.1 / RFC 6750: opaque Bearer tokens; only their digests are stored.
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": secrets.new_opaque_token(),
+            "expires_in": self.config.access_token_lifetime,
+            "scope": scope or "",
+        }
+        if include_refresh_token:
+            token["refresh_token"] = secrets.new_opaque_token()
+        return token
+
+    def _repeated(self, request: OAuthRequest) -> OAuthResponse | None:
+        # RFC 6749 §3.2: parameters of these endpoints "MUST NOT be included more than once".
+        names = request.form.repeated()
+        if not names:
+            return None
+        error = InvalidRequestError(f"Repeated parameter: {', '.join(names)}.")
+        return self.handle_error_response(request, error)  # type: ignore[no-any-return]
+
+    def authorization_error(self, request: OAuthRequest, error: OAuth2Error) -> OAuthResponse:
+        """RFC 6749 §4.1.2.1: an error redirect to the (validated) redirect URI, with `state`
+        and RFC 9207's `iss`."""
+        error.state = request.payload.state
+        response: OAuthResponse = self.handle_error_response(request, error)
+        self.issuer_parameter.add_issuer_parameter(self, response)
+        return response
+
+    def find_token(self, value: str, hint: str | None) -> Token | None:
+        """An access or refresh token by its value; the hint only picks which to try first."""
+        kinds = ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
+        for kind in kinds:
+            row = (tokens.by_access if kind == "access" else tokens.by_refresh)(self.session, value)
+            if row is not None:
+                user = self.session.get(User, row.user_id)
+                usable = user is not None and user.is_active and user.closed_at is None
+                return Token(row, kind, usable)  # type: ignore[arg-type]
+        return None
+
+    def _app(self, app_id: str) -> OAuthApp | None:
+        app = self._apps.get(app_id) or self.session.get(OAuthApp, app_id)
+        if app is not None:
+            self._apps[app_id] = app
+        return app
+
+    def client_id_of(self, app_id: str) -> str | None:
+        app = self._app(app_id)
+        return app.client_id if app else None
+
+    def service_id_of(self, app_id: str) -> str | None:
+        app = self._app(app_id)
+        return app.service_id if app else None
+
+    def punish_code_replay(self, code: OAuthAuthorizationCode) -> None:
+        """RFC 6749 §4.1.2 / §10.5: a code used twice revokes what it issued."""
+        revoked = tokens.revoke_issued_from_code(self.session, code.id)
+        self.revoked_access_digests.extend(revoked)
+        tokens.record_event(
+            self.session,
+            "authorization_code_reuse",
+            user_id=code.user_id,
+            app_id=code.app_id,
+            code_id=code.id,
+            revoked_tokens=len(revoked),
+        )
+
+    def punish_refresh_reuse(self, row: OAuthToken) -> None:
+        """RFC 9700 §4.14.2: reuse of a rotated refresh token revokes its whole family."""
+        revoked = tokens.revoke_family(self.session, row.family_id)
+        self.revoked_access_digests.extend(revoked)
+        tokens.record_event(
+            self.session,
+            "refresh_token_reuse",
+            user_id=row.user_id,
+            app_id=row.app_id,
+            token_id=row.id,
+            family_id=row.family_id,
+        )
+
+
+def metadata(config: OAuthConfig) -> dict[str, Any]:
+    """RFC 8414 §2 authorization server metadata (plus RFC 9207 §3)."""
+    issuer = config.issuer
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth2/authorize/",
+        "token_endpoint": f"{issuer}/oauth2/token/",
+        "revocation_endpoint": f"{issuer}/oauth2/revoke/",
+        "introspection_endpoint": f"{issuer}/oauth2/introspect/",
+        "scopes_supported": sorted(SERVICE_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+        "service_documentation": f"{issuer}/api/docs",
+    }

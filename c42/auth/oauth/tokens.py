@@ -1,0 +1,151 @@
+"""Storage of OAuth token pairs, keyed by SHA-256 digests (the database never holds a usable
+token), and the security event log entries their misuse writes.
+
+Every function that revokes returns the access-token digests it revoked, so the caller can
+evict them from the credential cache once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, CursorResult, and_, func, select, update
+from sqlalchemy.orm import Session
+
+from c42.auth import secrets
+from c42.models import OAuthToken, SecurityEvent, new_id, utcnow
+
+log = logging.getLogger("c42.security")
+_t = OAuthToken.__table__
+
+
+def insert(
+    session: Session,
+    *,
+    app_id: str,
+    user_id: str,
+    access_token: str,
+    refresh_token: str | None,
+    scope: str,
+    family_id: str | None,
+    code_id: str | None,
+    access_lifetime: int,
+    refresh_lifetime: int,
+) -> OAuthToken:
+    now = utcnow()
+    row = OAuthToken(
+        app_id=app_id,
+        user_id=user_id,
+        access_digest=secrets.digest(access_token),
+        refresh_digest=secrets.digest(refresh_token) if refresh_token else None,
+        scope=scope,
+        family_id=family_id or new_id(),
+        code_id=code_id,
+        issued_at=now,
+        access_expires_at=now + timedelta(seconds=access_lifetime),
+        refresh_expires_at=now + timedelta(seconds=refresh_lifetime) if refresh_token else None,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def by_access(session: Session, access_token: str) -> OAuthToken | None:
+    digest = secrets.digest(access_token)
+    return session.scalar(select(OAuthToken).where(OAuthToken.access_digest == digest))
+
+
+def by_refresh(session: Session, refresh_token: str) -> OAuthToken | None:
+    digest = secrets.digest(refresh_token)
+    return session.scalar(select(OAuthToken).where(OAuthToken.refresh_digest == digest))
+
+
+def claim_rotation(session: Session, token_id: str) -> bool:
+    """Mark a refresh token used (rotated) if it still is live; True for the one winner of
+    any number of concurrent refreshes (one conditional UPDATE, checked by rowcount)."""
+    now = utcnow()
+    result = session.execute(
+        update(OAuthToken)
+        .where(
+            _t.c.id == token_id,
+            _t.c.rotated_at.is_(None),
+            _t.c.refresh_revoked_at.is_(None),
+            _t.c.refresh_expires_at > now,
+        )
+        .values(rotated_at=now)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+def revoke_access(session: Session, token_id: str) -> list[str]:
+    return _revoke(session, _t.c.id == token_id, refresh=False)
+
+
+def revoke_family(session: Session, family_id: str) -> list[str]:
+    return _revoke(session, _t.c.family_id == family_id)
+
+
+def revoke_issued_from_code(session: Session, code_id: str) -> list[str]:
+    """RFC 6749 §4.1.2: a reused code revokes every token issued from it (rotations too,
+    which inherit the code's id)."""
+    return _revoke(session, _t.c.code_id == code_id)
+
+
+def revoke_for_app_user(session: Session, app_id: str, user_id: str) -> list[str]:
+    return _revoke(session, and_(_t.c.app_id == app_id, _t.c.user_id == user_id))
+
+
+def revoke_for_user(session: Session, user_id: str) -> list[str]:
+    return _revoke(session, _t.c.user_id == user_id)
+
+
+def enforce_limits(
+    session: Session, app_id: str, user_id: str, per_app_user: int, per_user: int
+) -> None:
+    """Past a limit of live refresh tokens, the oldest stop working (SPEC §5.3)."""
+    now = utcnow()
+    live = and_(
+        _t.c.user_id == user_id,
+        _t.c.refresh_digest.is_not(None),
+        _t.c.refresh_revoked_at.is_(None),
+        _t.c.rotated_at.is_(None),
+        _t.c.refresh_expires_at > now,
+    )
+    for condition, limit in ((and_(live, _t.c.app_id == app_id), per_app_user), (live, per_user)):
+        excess = list(
+            session.scalars(
+                select(_t.c.id)
+                .where(condition)
+                .order_by(_t.c.issued_at.desc(), _t.c.id.desc())
+                .offset(limit)
+            )
+        )
+        if excess:
+            session.execute(
+                update(OAuthToken).where(_t.c.id.in_(excess)).values(refresh_revoked_at=now)
+            )
+
+
+def record_event(
+    session: Session, kind: str, *, user_id: str | None, app_id: str | None, **detail: Any
+) -> None:
+    """Append to security_events and log it (ids only: never a token, code or secret)."""
+    session.add(SecurityEvent(kind=kind, user_id=user_id, app_id=app_id, detail=detail))
+    log.warning("security event %s user=%s app=%s %s", kind, user_id, app_id, detail)
+
+
+def _revoke(session: Session, condition: ColumnElement[bool], refresh: bool = True) -> list[str]:
+    now = utcnow()
+    digests = list(
+        session.scalars(
+            select(_t.c.access_digest).where(condition, _t.c.access_revoked_at.is_(None))
+        )
+    )
+    values: dict[str, Any] = {"access_revoked_at": func.coalesce(_t.c.access_revoked_at, now)}
+    if refresh:
+        values["refresh_revoked_at"] = func.coalesce(_t.c.refresh_revoked_at, now)
+    session.execute(update(OAuthToken).where(condition).values(**values))
+    return digests
