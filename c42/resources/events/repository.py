@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, exists, func, or_, select, text
 from c42.access import events as rules
 from c42.auth.subject import AuthSubject
 from c42.compiled import StatementCache
+from c42.sqlfunctions import wire_time
 
 events = rules.events
 subs = rules.event_subscriptions
@@ -23,7 +24,9 @@ cs = rules.calendar_subscriptions
 cals = rules.calendars
 
 ORDER_COLUMNS = {"sync_token": events.c.sync_token, "due": events.c.due, "start": events.c.start}
-EVENT_COLUMNS = [c for c in events.c]
+_TIMES = frozenset({"start", "end", "due", "created", "modified"})
+# Timestamps leave the database already in the wire format (see c42.sqlfunctions).
+EVENT_COLUMNS = [wire_time(c).label(c.name) if c.name in _TIMES else c for c in events.c]
 ROW_NAMES = (
     *(c.name for c in EVENT_COLUMNS),
     "permission",

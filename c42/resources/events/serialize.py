@@ -1,29 +1,17 @@
 """Event rows to the C42 wire shape: plain dicts, serialised once by orjson.
 
-Rows come either from compiled queries on the DB-API connection (SQLite gives text for dates
-and JSON, 0/1 for booleans) or from drivers that convert (psycopg); both are handled here.
+Rows come from compiled queries on the DB-API connection: timestamps already in the wire
+format (rendered by the database), JSON as text on SQLite or decoded by psycopg, booleans as
+0/1 on SQLite.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
 
 from c42.access.permissions import NAMES
-
-
-def dt(value: Any) -> str | None:
-    """SPEC §4: ISO-8601 in UTC as YYYY-MM-DDThh:mm:ss.ffffffZ."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    text = str(value)  # SQLite storage form: 'YYYY-MM-DD HH:MM:SS.ffffff'
-    if len(text) == 19:
-        text += ".000000"
-    return f"{text[:10]}T{text[11:26]}Z"
 
 
 def json_value(value: Any) -> Any:
@@ -46,12 +34,12 @@ def event(row: dict[str, Any], calendar_ids: list[str]) -> dict[str, Any]:
         "event_type": row["event_type"],
         "title": row["title"],
         "description": row["description"],
-        "start": dt(row["start"]),
-        "end": dt(row["end"]),
+        "start": row["start"],
+        "end": row["end"],
         "start_timezone": row["start_timezone"],
         "end_timezone": row["end_timezone"],
         "all_day": flag(row["all_day"]),
-        "due": dt(row["due"]),
+        "due": row["due"],
         "color": row["color"],
         "icon": row["icon"],
         "logo": row["logo"],
@@ -62,8 +50,8 @@ def event(row: dict[str, Any], calendar_ids: list[str]) -> dict[str, Any]:
         "related_event": row["related_event_id"],
         "time_buffer": row["time_buffer"],
         "service_id": row["service_id"],
-        "created": dt(row["created"]),
-        "modified": dt(row["modified"]),
+        "created": row["created"],
+        "modified": row["modified"],
         "creator": row["creator_id"],
         "sync_token": row["sync_token"],
         "permission": NAMES[permission],
