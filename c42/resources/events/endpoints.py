@@ -56,8 +56,7 @@ async def list_events(request: Request, subject: Reader) -> Response:
 
     def page() -> Response:
         with db.raw_read() as conn:
-            token = queries.current_sync_token(conn)
-            rows, count = queries.list_page(conn, subject, filters, limit, offset)
+            rows, count, token = queries.list_page(conn, subject, filters, limit, offset)
             calendars = queries.calendar_ids(conn, subject.user_id, [r["id"] for r in rows])
         data = [serialize.event(r, calendars.get(r["id"], [])) for r in rows]
         return common.envelope(data, count, offset, token)

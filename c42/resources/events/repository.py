@@ -139,8 +139,12 @@ def _count_statement(shape: tuple[Any, ...]) -> Any:
 def _page_statement(shape: tuple[Any, ...]) -> Any:
     order_by, order_asc = shape[7], shape[8]
     order = ORDER_COLUMNS[order_by]
+    # The total and the current sync token ride along with the page: one query, one snapshot.
+    total = func.count().over().label("total")
+    current = select(text("value")).select_from(text("sync_counter")).where(text("id = 1"))
     return (
         _from(shape, rows=True)
+        .add_columns(total, current.scalar_subquery().label("current_sync_token"))
         .order_by(order.asc() if order_asc else order.desc(), events.c.id)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
@@ -173,19 +177,23 @@ class EventQueries:
 
     def list_page(
         self, conn: Any, subject: AuthSubject, f: EventFilters, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], int, int]:
+        """(rows, total count, current sync token); usually a single query."""
         shape = _shape(subject, f)
         params = _params(subject, f)
+        if limit:
+            page = self.cache.get(("page", shape), lambda: _page_statement(shape))
+            rows = page.execute(conn, {**params, "limit": limit, "offset": offset})
+            if rows:
+                last = rows[0]
+                return [dict(zip(ROW_NAMES, r, strict=False)) for r in rows], last[-2], last[-1]
+        # limit=0, or an empty page: count on its own.
         counted = self.cache.get(("count", shape), lambda: _count_statement(shape))
         count = int(counted.execute(conn, params)[0][0])
-        if limit == 0 or count <= offset:
-            return [], count
-        page = self.cache.get(("page", shape), lambda: _page_statement(shape))
-        rows = page.execute(conn, {**params, "limit": limit, "offset": offset})
-        return [dict(zip(ROW_NAMES, row, strict=True)) for row in rows], count
+        return [], count, self.current_sync_token(conn)
 
     def get_one(self, conn: Any, subject: AuthSubject, event_id: str) -> dict[str, Any] | None:
-        rows, _ = self.list_page(conn, subject, EventFilters(ids=[event_id]), 1, 0)
+        rows, _, _ = self.list_page(conn, subject, EventFilters(ids=[event_id]), 1, 0)
         return rows[0] if rows else None
 
     def calendar_ids(self, conn: Any, user_id: str, event_ids: list[str]) -> dict[str, list[str]]:
