@@ -17,6 +17,7 @@ from c42.db import Database
 from c42.middleware import APIMiddleware, HeadersAndLogMiddleware
 from c42.resources.router import api_routers
 from c42.settings import Settings, get_settings
+from c42.web.router import install_web
 
 log = logging.getLogger("c42")
 _HEALTH = orjson.dumps({"status": "ok"})
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for router in api_routers():
         app.include_router(router)
     _install_error_handlers(app)
+    install_web(app, settings)  # pages, /static/, session (innermost: wraps only the routes)
     app.add_middleware(APIMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeadersAndLogMiddleware, log=settings.access_log)
     return app

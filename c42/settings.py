@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     smtp_url: str | None = None
     outbox_dir: Path = VAR_DIR / "outbox"
+    mail_from: str = "C42 Platform <no-reply@c42.localhost>"  # From: of account e-mails
 
     access_token_lifetime: int = Field(3600, ge=60)  # seconds
     refresh_token_lifetime: int = Field(60 * 60 * 24 * 30, ge=3600)

@@ -49,6 +49,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         secret_key="test-secret-key-" + "x" * 32,
         outbox_dir=root / "outbox",
         access_log=True,
+        # The shared server sees every test's logins from 127.0.0.1; rate-limit tests build
+        # their own app with small limits (tests/web/test_ratelimit.py).
+        rate_limit_login="100000/60",
+        rate_limit_token="100000/60",
     )
 
 

@@ -1,0 +1,54 @@
+"""Pure ASGI middleware for the browser-facing paths: the signed session cookie and a bound on
+request bodies. The API (/api/), the health check and static files skip both, so they never
+pay for cookie parsing and signing.
+"""
+
+from __future__ import annotations
+
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from c42.middleware import BodyTooLarge
+from c42.settings import Settings
+from c42.web.session import COOKIE_NAME, MAX_AGE, derive_key
+
+_SKIP = ("/api/", "/health", "/static/")
+
+
+class WebMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_body = settings.max_body_bytes
+        self.with_session = SessionMiddleware(
+            app,
+            secret_key=derive_key(settings, "session"),
+            session_cookie=COOKIE_NAME,
+            max_age=MAX_AGE,
+            same_site="lax",  # SPEC §6
+            https_only=settings.issuer.startswith("https://"),  # Secure flag over HTTPS
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(_SKIP):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "POST":
+            receive = self._bounded(receive)
+        await self.with_session(scope, receive, send)
+
+    def _bounded(self, receive: Receive) -> Receive:
+        """Forms are small: a body past the limit ends the request with 413 (the outer
+        HeadersAndLogMiddleware turns BodyTooLarge into the error response)."""
+        seen = 0
+        limit = self.max_body
+
+        async def bounded_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge()
+            return message
+
+        return bounded_receive

@@ -1,0 +1,138 @@
+"""Fixed-window rate limits per client IP and per account key (SPEC §6: login and token
+endpoints are rate limited).
+
+Counters live in this process by default; with `C42_REDIS_URL` they are shared by every
+process through Redis (`INCR` + `EXPIRE` in one pipeline per window key). When Redis cannot
+be reached the limiter falls back to its in-process counters and logs a warning, so an outage
+of the optional Redis weakens the limit to per-process instead of refusing every login.
+
+Account keys (e-mail addresses, client ids) are hashed before they become counter names, so
+neither Redis nor a memory dump lists who tried to log in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from c42.errors import TooManyRequests
+
+log = logging.getLogger("c42.ratelimit")
+_MAX_MEMORY_KEYS = 50_000
+
+
+class RateLimited(TooManyRequests):
+    """429 with `Retry-After` (RFC 6585 §4)."""
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """`"10/60"` -> (10 attempts, 60 seconds)."""
+    count, _, seconds = text.partition("/")
+    limit, window = int(count), int(seconds or "60")
+    if limit < 1 or window < 1:
+        raise ValueError(f"invalid rate {text!r}: expected ATTEMPTS/SECONDS, both positive")
+    return limit, window
+
+
+def client_ip(request: Request) -> str:
+    # Forwarded headers are not trusted: behind a proxy, have it set the peer address
+    # (uvicorn --proxy-headers with --forwarded-allow-ips).
+    return request.client.host if request.client else "unknown"
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        name: str,
+        limit: int,
+        window_seconds: int,
+        redis_url: str | None = None,
+        *,
+        prefix: str = "c42:rl",
+    ) -> None:
+        self.name = name
+        self.limit = limit
+        self.window = window_seconds
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._redis: Any = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(
+                redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
+
+    @classmethod
+    def from_setting(cls, name: str, rate: str, redis_url: str | None, **kw: Any) -> RateLimiter:
+        limit, window = parse_rate(rate)
+        return cls(name, limit, window, redis_url, **kw)
+
+    def hit_or_raise(self, request: Request, key: str | None = None) -> None:
+        """Count one attempt for the client's IP and, when given, for `key` (an account
+        e-mail or a client_id); raise RateLimited when either is over its limit."""
+        buckets = ["ip:" + client_ip(request)]
+        if key:
+            normal = key.strip().lower().encode("utf-8", "replace")
+            buckets.append("key:" + hashlib.sha256(normal).hexdigest()[:32])
+        retry_after = self.hit(buckets)
+        if retry_after is not None:
+            raise RateLimited(
+                "Too many attempts; retry later.", headers={"Retry-After": str(retry_after)}
+            )
+
+    async def hit_or_raise_async(self, request: Request, key: str | None = None) -> None:
+        if self._redis is None:
+            self.hit_or_raise(request, key)  # in-process: no I/O
+        else:
+            await run_in_threadpool(self.hit_or_raise, request, key)
+
+    def hit(self, buckets: list[str]) -> int | None:
+        """Count one attempt in each bucket; seconds to wait when any is over the limit."""
+        now = time.time()
+        index = int(now // self.window)
+        names = [f"{self.prefix}:{self.name}:{bucket}:{index}" for bucket in buckets]
+        counts = self._incr_redis(names) if self._redis is not None else None
+        if counts is None:
+            counts = self._incr_memory(names, index)
+        if max(counts) <= self.limit:
+            return None
+        return max(1, math.ceil((index + 1) * self.window - now))
+
+    def _incr_redis(self, names: list[str]) -> list[int] | None:
+        import redis
+
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for name in names:
+                pipe.incr(name)
+                pipe.expire(name, self.window + 1)
+            replies = pipe.execute()
+        except redis.RedisError as exc:
+            log.warning(
+                "rate limit %s: Redis unavailable (%s); counting in-process",
+                self.name,
+                type(exc).__name__,
+            )
+            return None
+        return [int(value) for value in replies[0::2]]
+
+    def _incr_memory(self, names: list[str], index: int) -> list[int]:
+        with self._lock:
+            if len(self._counts) > _MAX_MEMORY_KEYS:
+                suffix = f":{index}"
+                self._counts = {k: v for k, v in self._counts.items() if k.endswith(suffix)}
+            counts = []
+            for name in names:
+                value = self._counts.get(name, 0) + 1
+                self._counts[name] = value
+                counts.append(value)
+            return counts

@@ -1,0 +1,69 @@
+"""The browser-facing part of the app: page routers, static files, session middleware,
+rate limiters and the HTML renderers of page errors. `create_app` calls `install_web` once."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from c42 import errors
+from c42.settings import Settings
+from c42.web.csrf import CSRFError
+from c42.web.middleware import WebMiddleware
+from c42.web.ratelimit import RateLimited, RateLimiter
+from c42.web.templating import STATIC_DIR, render_error_page
+
+
+def web_routers() -> list[APIRouter]:
+    """Every page router (all with include_in_schema=False)."""
+    from c42.web.account_apps import router as account_apps
+    from c42.web.accounts import router as accounts
+    from c42.web.oauth_endpoints import router as oauth
+    from c42.web.password_reset import router as password_reset
+    from c42.web.registration import router as registration
+
+    return [accounts, registration, password_reset, oauth, account_apps]
+
+
+def install_web(app: FastAPI, settings: Settings) -> None:
+    """Routers, /static/, limiters, page error handlers and the session middleware. Call it
+    before the outer middleware is added, so the session wraps only the routes."""
+    redis_url = settings.redis_url
+    app.state.login_limiter = RateLimiter.from_setting(
+        "login", settings.rate_limit_login, redis_url
+    )
+    app.state.token_limiter = RateLimiter.from_setting(
+        "token", settings.rate_limit_token, redis_url
+    )
+    # Registration and password-reset mails: same rate as logins, separate counters.
+    app.state.account_mail_limiter = RateLimiter.from_setting(
+        "account-mail", settings.rate_limit_login, redis_url
+    )
+    for router in web_routers():
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(CSRFError, _csrf_error)
+    app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_middleware(WebMiddleware, settings=settings)
+
+
+def wants_html(request: Request) -> bool:
+    """A browser page request (not the API, not a program calling an OAuth endpoint)."""
+    accept = request.headers.get("accept", "")
+    return not request.url.path.startswith("/api/") and "text/html" in accept
+
+
+async def _csrf_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CSRFError)
+    if not wants_html(request):
+        return errors.render(exc)
+    return render_error_page(request, "Form expired", exc.message, 403)
+
+
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimited)
+    if not wants_html(request):
+        return errors.render(exc)
+    return render_error_page(request, "Too many attempts", exc.message, 429, exc.headers)
