@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from c42.auth import secrets
+from c42.auth.action_tokens import lookup as action_tokens
+from c42.auth.cache_entry import CacheEntry
+from c42.auth.oauth import bearer
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.auth.token_cache import TTLCache
 from c42.auth.user_tokens import repository as user_tokens
@@ -30,16 +32,6 @@ class Credential:
     kind: CredentialKind
     secret: str
     from_query: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CacheEntry:
-    """What the cache keeps per digest: a subject and its expiry, or the reason it fails."""
-
-    subject: AuthSubject | None
-    expires_at: datetime | None = None
-    error_code: str = "invalid_token"
-    error_message: str = "The token is unknown, expired or revoked."
 
 
 def parse_authorization(header: str | None, query_token: str | None) -> Credential | None:
@@ -67,8 +59,9 @@ def unauthorized(kind: CredentialKind | None, code: str, message: str) -> Unauth
     return Unauthorized(message, code=code, headers={"WWW-Authenticate": challenge})
 
 
-# A look-up function per kind: (database, digest) -> cache entry. The OAuth and Action Token
-# packages register theirs here at import time, so this module never imports them.
+# A look-up function per kind: (database, digest) -> cache entry. The Action Token and OAuth
+# look-ups live in their packages (c42.auth.action_tokens, c42.auth.oauth.bearer), which import
+# only c42.auth.cache_entry, not this module.
 Lookup = Callable[[Database, str], CacheEntry]
 _LOOKUPS: dict[CredentialKind, Lookup] = {}
 
@@ -100,6 +93,8 @@ def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:
 
 
 register_lookup(CredentialKind.USER_TOKEN, _lookup_user_token)
+register_lookup(CredentialKind.ACTION_TOKEN, action_tokens.lookup)
+register_lookup(CredentialKind.OAUTH, bearer.lookup)
 
 
 class Authenticator:
@@ -167,3 +162,12 @@ _CONSUMERS: dict[CredentialKind, ConsumeUse] = {}
 def register_use_consumer(kind: CredentialKind, consumer: ConsumeUse) -> None:
     """Action Tokens with `max_uses` count each request atomically through this hook."""
     _CONSUMERS[kind] = consumer
+
+
+def _consume_action_token_use(db: Database, subject: AuthSubject) -> None:
+    # SPEC §5.2: max_uses is counted atomically in the database, never in the cache.
+    if not action_tokens.count_use(db, subject):
+        raise unauthorized(CredentialKind.ACTION_TOKEN, "invalid_token", action_tokens.USED_UP)
+
+
+register_use_consumer(CredentialKind.ACTION_TOKEN, _consume_action_token_use)

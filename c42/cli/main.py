@@ -7,12 +7,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from c42.cli import demo, serve, services, tokens, users
+from c42.cli import action_tokens, apps, demo, serve, services, tokens, users
 from c42.cli.output import CommandError
 from c42.emails import InvalidEmail
 from c42.errors import APIError
 
-GROUPS = [serve, demo, users, tokens, services]
+GROUPS = [serve, demo, users, tokens, services, action_tokens, apps]
 
 
 def build_parser() -> argparse.ArgumentParser:

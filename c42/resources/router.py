@@ -9,8 +9,17 @@ from c42.resources.events.endpoints import router as events
 from c42.resources.services.endpoints import router as services
 from c42.resources.subscriptions.calendar_subscriptions import router as calendar_subscriptions
 from c42.resources.subscriptions.event_subscriptions import router as event_subscriptions
+from c42.resources.tokens.action_tokens import router as action_tokens
 from c42.resources.tokens.user_tokens import router as user_tokens
 
 
 def api_routers() -> list[APIRouter]:
-    return [services, calendars, events, event_subscriptions, calendar_subscriptions, user_tokens]
+    return [
+        services,
+        calendars,
+        events,
+        event_subscriptions,
+        calendar_subscriptions,
+        user_tokens,
+        action_tokens,
+    ]

@@ -1,0 +1,20 @@
+"""What the credential cache keeps per digest. Its own module so that the look-up functions of
+every credential kind (in their own packages) and `authenticate.py` can share it without
+importing each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from c42.auth.subject import AuthSubject
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """What the cache keeps per digest: a subject and its expiry, or the reason it fails."""
+
+    subject: AuthSubject | None
+    expires_at: datetime | None = None
+    error_code: str = "invalid_token"
+    error_message: str = "The token is unknown, expired or revoked."
