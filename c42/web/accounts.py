@@ -18,7 +18,7 @@ from c42.web.forms import db_of, text_field
 from c42.web.links import DEFAULT_NEXT, safe_next, with_next
 from c42.web.ratelimit import RateLimited, RateLimiter
 from c42.web.session import current_user_id_async, log_in, log_out
-from c42.web.templating import redirect, render
+from c42.web.templating import SELF, redirect, render
 
 router = APIRouter(include_in_schema=False)
 LOGIN_PATH = "/accounts/login/"
@@ -58,7 +58,12 @@ def _login_form(
         "register_url": with_next("/accounts/register/", next_url),
         "min_length": MIN_PASSWORD_LENGTH,
     }
-    return render(request, "login.html", context, status_code, headers=headers)
+    # After login the browser goes to `next`, which may be /oauth2/authorize/ answering with a
+    # redirect to the client: a form-action list would block that in Chromium.
+    form_action = None if next_url else (SELF,)
+    return render(
+        request, "login.html", context, status_code, form_action=form_action, headers=headers
+    )
 
 
 @router.get(LOGIN_PATH)

@@ -171,7 +171,9 @@ def _confirm_form(
         "error": error,
         "action": f"/accounts/verify/{token}",
     }
-    return render(request, "verify.html", context, status_code, headers=headers)
+    # The POST ends in a redirect to the `next` of the registration (possibly through
+    # /oauth2/authorize/ to a client), so no form-action list here; see templating.
+    return render(request, "verify.html", context, status_code, form_action=None, headers=headers)
 
 
 async def _activate_and_log_in(request: Request, token: str) -> Response:

@@ -31,26 +31,28 @@ environment = Environment(
 SELF = "'self'"
 
 
-def content_security_policy(form_action: Iterable[str] = (SELF,)) -> str:
-    """The pages' CSP. `form_action` lists where forms may post — and, in Chromium, where the
-    redirects that answer a form POST may lead, so a page whose form ends in a redirect to a
-    client's redirect URI must list that URI's origin (or the consent POST would be blocked)."""
-    sources = " ".join(form_action) or "'none'"
-    return "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'none'",
-            "style-src 'self'",
-            "img-src 'self' https: data:",  # service logos are external https images
-            f"form-action {sources}",
-            "frame-ancestors 'none'",
-            "base-uri 'none'",
-            "object-src 'none'",
-        ]
-    )
+def content_security_policy(form_action: Iterable[str] | None = (SELF,)) -> str:
+    """The pages' CSP. `form_action` lists where forms may post. Chromium applies it to the
+    whole redirect chain that answers a form POST, so a page whose form may end in a redirect
+    to a client's redirect URI must list that origin; None leaves form-action out (for the
+    login page with a `next` that may lead through /oauth2/authorize/ to any registered
+    redirect URI, including a native app's custom scheme)."""
+    directives = [
+        "default-src 'self'",
+        "script-src 'none'",
+        "style-src 'self'",
+        "img-src 'self' https: data:",  # service logos are external https images
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+    if form_action is not None:
+        sources = " ".join(form_action) or "'none'"
+        directives.append(f"form-action {sources}")
+    return "; ".join(directives)
 
 
-def page_headers(request: Request, form_action: Iterable[str] = (SELF,)) -> dict[str, str]:
+def page_headers(request: Request, form_action: Iterable[str] | None = (SELF,)) -> dict[str, str]:
     headers = {
         "Content-Security-Policy": content_security_policy(form_action),
         "X-Frame-Options": "DENY",  # clickjacking (RFC 6749 §10.13)
@@ -67,7 +69,7 @@ def render(
     context: Mapping[str, Any] | None = None,
     status_code: int = 200,
     *,
-    form_action: Iterable[str] = (SELF,),
+    form_action: Iterable[str] | None = (SELF,),
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """Render `template` with `csrf_token` (and `request`) always in the context."""
