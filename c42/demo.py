@@ -19,6 +19,7 @@ from c42 import accounts
 from c42.access.permissions import Permission
 from c42.auth import secrets
 from c42.db import next_sync_token
+from c42.demo_apps import seed_demo_apps
 from c42.models import (
     Calendar,
     CalendarSubscription,
@@ -36,9 +37,10 @@ DEMO_PASSWORD = "demo-password-42"
 FRIEND_EMAIL = "friend@c42.test"
 SERVICE_NAME = "C42 Demo Planner"
 
-# Extra steps (the OAuth apps) register here: (session, service, derive) -> dict for the output.
-DemoStep = Callable[[Session, Service, Callable[[str, int], str]], dict[str, Any]]
-EXTRA_STEPS: list[DemoStep] = []
+# Extra steps (the OAuth apps) register here:
+# (session, service, derive, server key) -> dict for the output.
+DemoStep = Callable[[Session, Service, Callable[[str, int], str], str], dict[str, Any]]
+EXTRA_STEPS: list[DemoStep] = [seed_demo_apps]
 
 
 def derive(secret_key: str) -> Callable[[str, int], str]:
@@ -80,7 +82,7 @@ def seed(session: Session, secret_key: str) -> dict[str, Any]:
         "apps": {},
     }
     for step in EXTRA_STEPS:
-        output["apps"].update(step(session, service, make))
+        output["apps"].update(step(session, service, make, secret_key))
     session.flush()
     return output
 

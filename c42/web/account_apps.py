@@ -1,0 +1,84 @@
+"""/account/apps/: the apps a logged-in user authorised (from consent records, STYLE §9),
+each with a Disconnect button that deletes the consent and revokes the app's tokens for that
+user at once (SPEC §5.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from c42.auth.oauth import codes, consents, tokens
+from c42.auth.subject import SCOPE_READ, SCOPE_WRITE
+from c42.db import Database
+from c42.models import User
+from c42.web.csrf import require_csrf
+from c42.web.links import with_next
+from c42.web.oauth_adapter import evict
+from c42.web.session import current_user_id_async
+from c42.web.templating import redirect, render
+
+router = APIRouter(include_in_schema=False)
+APPS_PATH = "/account/apps/"
+LOGIN_PATH = "/accounts/login/"
+_ACCESS = {
+    (SCOPE_READ,): "Read your calendars and events of this service",
+    (SCOPE_READ, SCOPE_WRITE): "Read and change your calendars and events of this service",
+    (SCOPE_WRITE,): "Read and change your calendars and events of this service",
+}
+_NOTICES = {"revoked": "The app is disconnected: its access has ended."}
+
+
+@router.get(APPS_PATH)
+@router.get("/account/apps")
+async def apps_page(request: Request) -> Response:
+    user_id = await current_user_id_async(request)
+    if user_id is None:
+        return redirect(with_next(LOGIN_PATH, APPS_PATH), 302)
+    db: Database = request.app.state.db
+
+    def load() -> tuple[User | None, list[dict[str, Any]]]:
+        with db.session(write=False) as session:
+            user = session.get(User, user_id)
+            rows = consents.authorised_apps(session, user_id)
+        return user, [
+            {
+                "app_id": row.app_id,
+                "app_name": row.app_name,
+                "service_name": row.service_name,
+                "access": _ACCESS.get(row.scopes, " ".join(row.scopes)),
+                "since": row.since.strftime("%Y-%m-%d"),
+            }
+            for row in rows
+        ]
+
+    user, authorised = await run_in_threadpool(load)
+    context = {
+        "title": "Connected apps",
+        "nav_user": user,
+        "apps": authorised,
+        "notice": _NOTICES.get(request.query_params.get("notice", "")),
+    }
+    return render(request, "account_apps.html", context)
+
+
+@router.post("/account/apps/{app_id}/revoke/")
+async def revoke_app(request: Request, app_id: str) -> Response:
+    await require_csrf(request)
+    user_id = await current_user_id_async(request)
+    if user_id is None:
+        return redirect(with_next(LOGIN_PATH, APPS_PATH), 303)
+    db: Database = request.app.state.db
+
+    def disconnect() -> list[str]:
+        with db.session(write=True) as session:
+            consents.forget(session, app_id, user_id)
+            codes.retire_unused(session, app_id, user_id)
+            return tokens.revoke_for_app_user(session, app_id, user_id)
+
+    revoked = await run_in_threadpool(disconnect)
+    evict(request, revoked)  # after commit: stops working in this process at once
+    return redirect(APPS_PATH + "?notice=revoked", 303)

@@ -1,0 +1,197 @@
+"""The one Starlette <-> Authlib adapter (STYLE §1).
+
+Reads what Authlib needs from the Starlette request (in async code), runs Authlib
+synchronously in a worker thread around its own write transaction (`db.session(write=True)`:
+BEGIN IMMEDIATE on SQLite), turns Authlib's answer into a Starlette response, and, once the
+transaction has committed, evicts revoked access tokens from this process's credential cache
+(other processes see the revocation within the cache's 1 s TTL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from c42.auth.oauth import apps, flow
+from c42.auth.oauth.config import OAuthConfig
+from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
+from c42.auth.oauth.server import OAuthServer, metadata
+from c42.auth.subject import CredentialKind
+from c42.db import Database
+
+T = TypeVar("T")
+Pairs = Sequence[tuple[str, str]]
+_FORM_TYPE = "application/x-www-form-urlencoded"
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
+
+
+class BadForm(Exception):
+    """The body of a token-endpoint request is not a readable urlencoded form."""
+
+
+def config(request: Request) -> OAuthConfig:
+    state = request.app.state
+    cached: OAuthConfig | None = getattr(state, "oauth_config", None)
+    if cached is None:
+        cached = OAuthConfig.from_settings(state.settings)
+        state.oauth_config = cached
+    return cached
+
+
+def evict(request: Request, access_digests: Sequence[str]) -> None:
+    """Revoked tokens stop working in this process at once."""
+    authenticator = request.app.state.authenticator
+    for token_digest in access_digests:
+        authenticator.evict(CredentialKind.OAUTH, token_digest)
+
+
+async def _serve(request: Request, work: Callable[[OAuthServer], T]) -> T:
+    db: Database = request.app.state.db
+    settings = config(request)
+    revoked: list[str] = []
+
+    def run() -> T:
+        with db.session(write=True) as session:
+            server = OAuthServer(session, settings)
+            result = work(server)
+            revoked.extend(server.revoked_access_digests)
+        return result  # committed
+
+    result = await run_in_threadpool(run)
+    evict(request, revoked)
+    return result
+
+
+async def read_form(request: Request) -> list[tuple[str, str]]:
+    """RFC 6749 §3.2 / §4.1.3: parameters come urlencoded in the body (never the query).
+    The body is bounded by the web middleware."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()
+    if not body:
+        return []
+    if content_type != _FORM_TYPE:
+        raise BadForm(f"Send the parameters as {_FORM_TYPE}.")
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadForm("The form body could not be read.") from exc
+
+
+def client_id_of(request: Request, form: Pairs) -> str | None:
+    """The client_id a token request names (HTTP Basic user or form field), for rate limits
+    and CORS; authentication proper is Authlib's."""
+    basic_id, _ = extract_basic_authorization(request.headers)
+    if basic_id:
+        return str(basic_id)
+    return next((value for name, value in form if name == "client_id"), None)
+
+
+def error_response(status: int, error: str, description: str) -> Response:
+    """An RFC 6749 §5.2 error body for failures found before Authlib runs."""
+    body = {"error": error, "error_description": description}
+    return Response(orjson.dumps(body), status, media_type="application/json", headers=_NO_STORE)
+
+
+def _oauth_request(request: Request, payload: Pairs, form: Pairs) -> OAuthRequest:
+    return OAuthRequest(request.method, str(request.url), request.headers, payload, form)
+
+
+def to_response(answer: OAuthResponse) -> Response:
+    if answer.status in (301, 302, 303, 307) and answer.location:
+        return RedirectResponse(answer.location, 302, headers={"Cache-Control": "no-store"})
+    headers = {name: value for name, value in answer.headers if name.lower() != "content-type"}
+    body = orjson.dumps(answer.body) if isinstance(answer.body, dict) else answer.body
+    return Response(body, answer.status, media_type="application/json", headers=headers)
+
+
+def _answer(error: OAuth2Error) -> OAuthResponse:
+    status, body, headers = error()
+    return OAuthResponse(status, body, headers)
+
+
+async def authorize(
+    request: Request, params: Pairs, user_id: str | None, decision: str | None
+) -> flow.Outcome:
+    """The authorization endpoint's outcome for these parameters (query or consent form)."""
+    try:
+        oauth_request = _oauth_request(request, params, ())
+    except OAuth2Error as error:  # RFC 6749 §3.1: TLS (loopback excepted)
+        return flow.ErrorPage("Insecure connection", str(error.description))
+    return await _serve(
+        request, lambda server: flow.authorize(server, oauth_request, user_id, decision)
+    )
+
+
+async def token(request: Request, form: Pairs, origin: str | None) -> tuple[Response, bool]:
+    """RFC 6749 §3.2: the token endpoint. Returns the response and whether `origin` may read
+    it (CORS for registered origins of public apps)."""
+    return await _endpoint(request, form, origin, lambda s, r: s.create_token_response(r))
+
+
+async def revoke(request: Request, form: Pairs, origin: str | None) -> tuple[Response, bool]:
+    """RFC 7009 §2."""
+    return await _endpoint(
+        request, form, origin, lambda s, r: s.create_endpoint_response("revocation", r)
+    )
+
+
+async def introspect(request: Request, form: Pairs) -> Response:
+    """RFC 7662 §2."""
+    response, _ = await _endpoint(
+        request, form, None, lambda s, r: s.create_endpoint_response("introspection", r)
+    )
+    return response
+
+
+async def _endpoint(
+    request: Request,
+    form: Pairs,
+    origin: str | None,
+    call: Callable[[OAuthServer, OAuthRequest], OAuthResponse],
+) -> tuple[Response, bool]:
+    try:
+        oauth_request = _oauth_request(request, form, form)
+    except OAuth2Error as error:
+        return to_response(_answer(error)), False
+    client_id = client_id_of(request, form)
+
+    def work(server: OAuthServer) -> tuple[OAuthResponse, bool]:
+        answer = call(server, oauth_request)
+        readable = bool(origin and client_id) and cors_allows(server, str(client_id), origin)
+        return answer, readable
+
+    answer, readable = await _serve(request, work)
+    return to_response(answer), readable
+
+
+def cors_allows(server: OAuthServer, client_id: str, origin: str | None) -> bool:
+    """Only a public app's own registered origins may read its token responses."""
+    app = apps.find(server.session, client_id)
+    return bool(app and app.is_public and origin and origin.lower() in (app.cors_origins or []))
+
+
+async def preflight_allows(request: Request, origin: str) -> bool:
+    """A CORS preflight carries no client_id: any public app's registered origin passes."""
+    db: Database = request.app.state.db
+
+    def run() -> bool:
+        with db.session(write=False) as session:
+            return origin.lower() in apps.public_app_origins(session)
+
+    return await run_in_threadpool(run)
+
+
+def server_metadata(request: Request) -> dict[str, object]:
+    return metadata(config(request))
+
+
+def bad_form(exc: BadForm) -> Response:
+    return to_response(_answer(InvalidRequestError(str(exc))))

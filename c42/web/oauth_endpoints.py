@@ -1,0 +1,182 @@
+"""The OAuth 2.0 endpoints (SPEC §5.3): /oauth2/authorize/ (with the login hand-off and the
+consent page), /oauth2/token/, /oauth2/revoke/, /oauth2/introspect/ and the RFC 8414 metadata.
+
+Protocol work happens in `c42.auth.oauth` through `oauth_adapter`; this module does the
+browser side (session, CSRF, pages), rate limits and CORS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from c42.auth.oauth.flow import ConsentPrompt, ErrorPage, LoginRequired
+from c42.models import User
+from c42.web import oauth_adapter as adapter
+from c42.web.csrf import require_csrf
+from c42.web.links import safe_next, with_next
+from c42.web.ratelimit import RateLimited
+from c42.web.session import current_user_id_async
+from c42.web.templating import SELF, redirect, render, render_error_page
+
+router = APIRouter(include_in_schema=False)
+AUTHORIZE_PATH = "/oauth2/authorize/"
+LOGIN_PATH = "/accounts/login/"
+_NOT_FORM_FIELDS = ("csrf_token", "decision")
+_CORS_MAX_AGE = "600"
+
+
+# -- authorization endpoint (RFC 6749 §3.1, §4.1.1) ---------------------------------------
+
+
+@router.get(AUTHORIZE_PATH)
+@router.get("/oauth2/authorize")
+async def authorize(request: Request) -> Response:
+    params = list(request.query_params.multi_items())
+    user_id = await current_user_id_async(request)
+    outcome = await adapter.authorize(request, params, user_id, None)
+    return await _answer(request, outcome, params)
+
+
+@router.post(AUTHORIZE_PATH)
+async def consent_answer(request: Request) -> Response:
+    """The consent form's POST: CSRF-checked, then Allow issues a code, Deny access_denied."""
+    form = await require_csrf(request)
+    decision = form.get("decision")
+    params = [
+        (name, value)
+        for name, value in form.multi_items()
+        if name not in _NOT_FORM_FIELDS and isinstance(value, str)
+    ]
+    user_id = await current_user_id_async(request)
+    answer = decision if isinstance(decision, str) else ""
+    outcome = await adapter.authorize(request, params, user_id, answer)
+    return await _answer(request, outcome, params)
+
+
+async def _answer(request: Request, outcome: Any, params: list[tuple[str, str]]) -> Response:
+    if isinstance(outcome, ErrorPage):
+        # RFC 6749 §4.1.2.1: with an unknown client or redirect URI, never redirect.
+        return render_error_page(request, outcome.title, outcome.message, outcome.status_code)
+    if isinstance(outcome, LoginRequired):
+        back = safe_next(AUTHORIZE_PATH + "?" + urlencode(params))
+        return redirect(with_next(LOGIN_PATH, back), 302)
+    if isinstance(outcome, ConsentPrompt):
+        return await _consent_page(request, outcome)
+    return adapter.to_response(outcome)
+
+
+async def _consent_page(request: Request, prompt: ConsentPrompt) -> Response:
+    user_id = await current_user_id_async(request)
+    db = request.app.state.db
+
+    def load() -> User | None:
+        with db.session(write=False) as session:
+            return session.get(User, user_id)
+
+    user = await run_in_threadpool(load)
+    context = {
+        "title": f"Allow {prompt.app_name}?",
+        "nav_user": user,
+        "app_name": prompt.app_name,
+        "service_name": prompt.service_name,
+        "is_public": prompt.is_public,
+        "scopes": prompt.scopes,
+        "params": prompt.params,
+        "redirect_origin": prompt.redirect_origin,
+    }
+    # The answer redirects to the client: the page's CSP form-action must allow its origin.
+    return render(request, "consent.html", context, form_action=(SELF, prompt.redirect_origin))
+
+
+# -- token, revocation, introspection (RFC 6749 §3.2, RFC 7009, RFC 7662) --------------------
+
+
+@router.post("/oauth2/token/")
+@router.post("/oauth2/token")
+async def token(request: Request) -> Response:
+    origin = request.headers.get("origin")
+    try:
+        form = await adapter.read_form(request)
+    except adapter.BadForm as exc:
+        return adapter.bad_form(exc)
+    limited = await _rate_limited(request, adapter.client_id_of(request, form))
+    if limited is not None:
+        return limited
+    response, readable = await adapter.token(request, form, origin)
+    return _with_cors(response, origin if readable else None)
+
+
+@router.post("/oauth2/revoke/")
+@router.post("/oauth2/revoke")
+async def revoke(request: Request) -> Response:
+    origin = request.headers.get("origin")
+    try:
+        form = await adapter.read_form(request)
+    except adapter.BadForm as exc:
+        return adapter.bad_form(exc)
+    response, readable = await adapter.revoke(request, form, origin)
+    return _with_cors(response, origin if readable else None)
+
+
+@router.post("/oauth2/introspect/")
+@router.post("/oauth2/introspect")
+async def introspect(request: Request) -> Response:
+    try:
+        form = await adapter.read_form(request)
+    except adapter.BadForm as exc:
+        return adapter.bad_form(exc)
+    return await adapter.introspect(request, form)
+
+
+@router.options("/oauth2/token/")
+@router.options("/oauth2/token")
+@router.options("/oauth2/revoke/")
+@router.options("/oauth2/revoke")
+async def preflight(request: Request) -> Response:
+    """CORS preflight: only for an origin a public app registered (never `*`)."""
+    origin = request.headers.get("origin")
+    if not origin or not await adapter.preflight_allows(request, origin):
+        return Response(status_code=204, headers={"Vary": "Origin"})
+    headers = {
+        "Access-Control-Allow-Methods": "POST",
+        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Max-Age": _CORS_MAX_AGE,
+    }
+    return _with_cors(Response(status_code=204, headers=headers), origin)
+
+
+def _with_cors(response: Response, origin: str | None) -> Response:
+    response.headers["Vary"] = "Origin"
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin  # exactly one origin
+    return response
+
+
+async def _rate_limited(request: Request, client_id: str | None) -> Response | None:
+    """SPEC §6: the token endpoint is rate limited per client IP and per client_id."""
+    limiter = getattr(request.app.state, "token_limiter", None)
+    if limiter is None:
+        return None
+    try:
+        await limiter.hit_or_raise_async(request, client_id)
+    except RateLimited as exc:
+        response = adapter.error_response(429, "rate_limited", "Too many requests; retry later.")
+        response.headers.update(exc.headers)
+        return response
+    return None
+
+
+# -- metadata (RFC 8414 §3) ------------------------------------------------------------------
+
+
+@router.get("/.well-known/oauth-authorization-server")
+async def server_metadata(request: Request) -> Response:
+    body = orjson.dumps(adapter.server_metadata(request))
+    return Response(body, media_type="application/json", headers={"Cache-Control": "max-age=300"})
