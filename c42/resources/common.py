@@ -72,9 +72,13 @@ def parse_dt(value: str, name: str) -> datetime:
         raise InvalidRequest(f"{name} is not an ISO-8601 date.", fields={name: "invalid"}) from None
     if parsed.tzinfo is None:
         raise InvalidRequest(f"{name} needs a timezone (use Z for UTC).", fields={name: "naive"})
-    if not 1 <= parsed.year <= 9998:
+    try:
+        utc = parsed.astimezone(UTC)  # 0001-01-01T00:00+05:00 is before year 1 in UTC
+    except OverflowError:
+        utc = None
+    if utc is None or not 1 <= utc.year <= 9998:
         raise InvalidRequest(f"{name} is out of range.", fields={name: "out of range"})
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    return utc.replace(tzinfo=None)
 
 
 def ids_of(rows: Iterable[Any]) -> list[str]:

@@ -9,7 +9,18 @@ from pydantic import Field
 
 from c42.errors import InvalidRequest
 from c42.resources.common import parse_dt
-from c42.resources.validation import Body, Bool, Color, DateText, Id, SmallInt, Text, Timezone, Url
+from c42.resources.validation import (
+    Body,
+    Bool,
+    Color,
+    DateText,
+    Id,
+    JsonObject,
+    SmallInt,
+    Text,
+    Timezone,
+    Url,
+)
 
 EventType = Literal["normal", "todo", "time_block", "arrive_by", "depart_from", "route"]
 TIMED_TYPES = frozenset({"normal", "time_block"})  # need start, end and both timezones
@@ -32,8 +43,8 @@ class EventFields(Body):
     logo: Url | None = None  # type: ignore[valid-type]
     source_url: Url | None = None  # type: ignore[valid-type]
     is_suggestion: Bool | None = None
-    start_location: dict[str, Any] | None = None
-    end_location: dict[str, Any] | None = None
+    start_location: JsonObject | None = None
+    end_location: JsonObject | None = None
     related_event: Id | None = None
     time_buffer: SmallInt | None = None
     calendar_ids: list[Id] | None = Field(default=None, max_length=100)

@@ -1,0 +1,67 @@
+"""Shared assertions for the resource API tests: the error envelope and "nothing was written"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from c42.db import Database
+
+TABLES = (
+    "users",
+    "user_tokens",
+    "services",
+    "calendars",
+    "calendar_subscriptions",
+    "events",
+    "event_calendars",
+    "event_subscriptions",
+)
+# Every change that a resource endpoint makes either advances the sync counter or touches
+# `modified`; rows that appear without either (users, tokens) are caught by the counts.
+_MODIFIED = ("calendars", "calendar_subscriptions", "events", "event_subscriptions")
+
+
+def assert_error(
+    response: httpx.Response, status: int | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """A 4xx in the C42 error envelope: {"error": {"status_code", "code", "message"}}."""
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
+    if status is not None:
+        assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert {"status_code", "code", "message"} <= set(error), error
+    assert error["status_code"] == response.status_code, error
+    assert isinstance(error["code"], str) and error["code"], error
+    assert isinstance(error["message"], str) and error["message"], error
+    if code is not None:
+        assert error["code"] == code, error
+    return dict(error)
+
+
+def fingerprint(db: Database) -> tuple[Any, ...]:
+    """Row counts, the global sync token and the newest modification: equal before and after
+    a refused request means the request wrote nothing."""
+    with db.engine.connect() as connection:
+        counts = tuple(
+            connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+            for table in TABLES
+        )
+        token = connection.execute(text("SELECT value FROM sync_counter WHERE id = 1")).scalar()
+        modified = tuple(
+            str(connection.execute(text(f"SELECT max(modified) FROM {t}")).scalar())  # noqa: S608
+            for t in _MODIFIED
+        )
+    return (*counts, token, *modified)
+
+
+def current_sync_token(db: Database) -> int:
+    with db.engine.connect() as connection:
+        return int(
+            connection.execute(text("SELECT value FROM sync_counter WHERE id = 1")).scalar_one()
+        )
