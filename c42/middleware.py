@@ -49,25 +49,53 @@ class APIMiddleware:
             scope["path"] = path + "/"
             scope["raw_path"] = scope.get("raw_path", path.encode()).split(b"?")[0] + b"/"
         if scope["method"].encode() in _BODY_METHODS:
-            problem = self._check_body_headers(scope)
+            headers = dict(scope["headers"])
+            problem = self._check_body_headers(headers)
+            if problem is None and b"content-length" not in headers:
+                # Chunked (no Content-Length): read the bounded body here, so that its size
+                # and media type are checked like a sized one's, then hand it on.
+                body, problem = await self._read_unsized(receive, headers)
+                receive = _replay(body, receive)
             if problem is not None:
                 await _send_error(send, *problem)
                 return
             receive = self._limited(receive, send)
         await self.app(scope, receive, send)
 
-    def _check_body_headers(self, scope: Scope) -> tuple[int, str, str] | None:
-        headers = dict(scope["headers"])
+    def _check_body_headers(self, headers: dict[bytes, bytes]) -> tuple[int, str, str] | None:
         length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit():
                 return 400, "invalid_request", "Invalid Content-Length."
             if int(length) > self.max_body:
-                return 413, "payload_too_large", f"Bodies are limited to {self.max_body} bytes."
-        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if content_type != b"application/json" and (length not in (None, b"0")):
-            return 415, "unsupported_media_type", "The request body must be application/json."
+                return self._too_large()
+        if length not in (None, b"0") and not _is_json(headers):
+            return _UNSUPPORTED
         return None
+
+    def _too_large(self) -> tuple[int, str, str]:
+        return 413, "payload_too_large", f"Bodies are limited to {self.max_body} bytes."
+
+    async def _read_unsized(
+        self, receive: Receive, headers: dict[bytes, bytes]
+    ) -> tuple[bytes, tuple[int, str, str] | None]:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; the app sees an empty body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return b"", self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body and not _is_json(headers):
+            return b"", _UNSUPPORTED
+        return body, None
 
     def _limited(self, receive: Receive, send: Send) -> Receive:
         seen = 0
@@ -87,6 +115,28 @@ class APIMiddleware:
 
 class BodyTooLarge(Exception):
     pass
+
+
+_UNSUPPORTED = (415, "unsupported_media_type", "The request body must be application/json.")
+
+
+def _is_json(headers: dict[bytes, bytes]) -> bool:
+    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    return content_type == b"application/json"
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that yields the already-read body once, then the real channel."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:
