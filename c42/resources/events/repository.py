@@ -179,6 +179,8 @@ class EventQueries:
         self, conn: Any, subject: AuthSubject, f: EventFilters, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int, int]:
         """(rows, total count, current sync token); usually a single query."""
+        if any(v == [] for v in (f.ids, f.service_ids, f.calendar_ids_or, f.event_types)):
+            return [], 0, self.current_sync_token(conn)  # `ids=[]`: IN () matches nothing
         shape = _shape(subject, f)
         params = _params(subject, f)
         if limit:
