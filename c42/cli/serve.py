@@ -13,6 +13,8 @@ import uvicorn
 from c42 import migrate as migrations
 from c42.settings import get_settings
 
+WORKER_HEALTHCHECK_SECONDS = 30
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("migrate", help="create or upgrade the database schema")
@@ -50,6 +52,10 @@ def run_serve(args: argparse.Namespace) -> int:
         log_level="info",
         proxy_headers=False,
         log_config=_log_config(),
+        # A spawned worker answers the supervisor's health ping only after importing the
+        # whole CLI (several seconds on a busy host); uvicorn's default 5 s killed every
+        # worker in a loop there, so allow a slow start.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     logging.shutdown()
     return 0

@@ -1,0 +1,62 @@
+-- wrk script of the C42 benchmark (bench/wrk.py runs it).
+-- The request comes from the environment (so no secret shows in `ps`):
+--   C42_WRK_METHOD  (default GET), C42_WRK_BODY (optional),
+--   C42_WRK_HEADERS "Name: value" lines separated by newlines.
+-- Every response whose status is not 2xx is counted (3xx included, which wrk's own
+-- "Non-2xx or 3xx responses" line does not count) and `done` prints one JSON line
+-- starting with "C42BENCH " for bench/wrk.py to parse.
+
+wrk.method = os.getenv("C42_WRK_METHOD") or "GET"
+local body = os.getenv("C42_WRK_BODY")
+if body ~= nil and body ~= "" then
+  wrk.body = body
+end
+for line in string.gmatch(os.getenv("C42_WRK_HEADERS") or "", "[^\n]+") do
+  local name, value = string.match(line, "^([^:]+):%s*(.-)%s*$")
+  if name ~= nil then
+    wrk.headers[name] = value
+  end
+end
+
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  ok = 0
+  bad = 0
+  bad_codes = ""
+end
+
+function response(status, headers, body)
+  if status >= 200 and status < 300 then
+    ok = ok + 1
+  else
+    bad = bad + 1
+    if #bad_codes < 200 then
+      bad_codes = bad_codes .. status .. " "
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local total_ok, total_bad, codes = 0, 0, ""
+  for _, thread in ipairs(threads) do
+    total_ok = total_ok + (thread:get("ok") or 0)
+    total_bad = total_bad + (thread:get("bad") or 0)
+    codes = codes .. (thread:get("bad_codes") or "")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'C42BENCH {"requests":%d,"duration_us":%d,"bytes":%d,"ok":%d,"bad":%d,"bad_codes":"%s",' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency_us":{"min":%d,"mean":%.1f,"stdev":%.1f,"max":%d,' ..
+    '"p50":%d,"p75":%d,"p90":%d,"p99":%d,"p999":%d}}\n',
+    summary.requests, summary.duration, summary.bytes, total_ok, total_bad, codes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency.min, latency.mean, latency.stdev, latency.max,
+    latency:percentile(50), latency:percentile(75), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9)))
+end

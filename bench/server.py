@@ -1,0 +1,154 @@
+"""The server under test, started as in production: `c42 serve --workers N` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+C42 = Path(sys.executable).parent / "c42"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerMemory:
+    pid: int
+    hwm_mb: float  # VmHWM: peak resident set size
+    rss_mb: float  # VmRSS: now
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`c42 serve` on a free loopback port; a context manager that always stops it."""
+
+    def __init__(self, database_url: str, workers: int, log_path: Path) -> None:
+        self.database_url = database_url
+        self.workers = workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60) -> None:
+        env = dict(os.environ)
+        env.update(
+            C42_DATABASE_URL=self.database_url,
+            C42_SECRET_KEY=secrets.token_urlsafe(32),  # per run; nothing signed survives it
+            C42_ACCESS_LOG="false",
+        )
+        command = [str(C42), "serve", "--workers", str(self.workers), "--port", str(self.port)]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [*command, "--no-access-log"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            self._wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def _wait_healthy(self, timeout: float) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early; see {self.log_path}")
+            # Every worker must be up, not only the first one to bind.
+            if len(self.worker_pids()) >= self.workers and self._healthy():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"server not healthy after {timeout}s; see {self.log_path}")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn workers: children of the master that run the app (not helpers such as
+        multiprocessing's resource tracker)."""
+        if self.process is None:
+            return []
+        pids = []
+        for child in _children(self.process.pid):
+            cmdline = _read(f"/proc/{child}/cmdline").replace("\0", " ")
+            if "resource_tracker" not in cmdline:
+                pids.append(child)
+        return sorted(pids)
+
+    def memory(self) -> list[WorkerMemory]:
+        result = []
+        for pid in self.worker_pids():
+            fields = _status_fields(pid)
+            result.append(
+                WorkerMemory(pid, fields.get("VmHWM", 0) / 1024, fields.get("VmRSS", 0) / 1024)
+            )
+        return result
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        workers = self.worker_pids()
+        self.process.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown of all workers
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        for pid in workers:  # only our own workers, by id, if the master left any behind
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children += [int(c) for c in _read(str(task / "children")).split()]
+    return children
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _status_fields(pid: int) -> dict[str, int]:
+    """VmHWM, VmRSS ... of /proc/<pid>/status, in KiB."""
+    fields = {}
+    for line in _read(f"/proc/{pid}/status").splitlines():
+        name, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            fields[name] = int(value.split()[0])
+    return fields

@@ -1,0 +1,124 @@
+"""Run wrk with bench/c42.lua and turn its output into numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.cpu import CpuMeter, CpuUse
+from bench.scenarios import Scenario
+
+SCRIPT = Path(__file__).with_name("c42.lua")
+MARKER = "C42BENCH "
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    duration: float  # seconds
+    connections: int = 32
+    threads: int = 2
+    timeout: float = 10.0  # a response slower than this counts as a socket timeout
+
+
+@dataclass(slots=True)
+class WrkResult:
+    scenario: str
+    requests: int
+    seconds: float
+    rps: float
+    latency_ms: dict[str, float]  # min mean stdev max p50 p75 p90 p99 p999
+    ok: int
+    bad: int  # responses that were not 2xx (3xx included)
+    bad_codes: list[int]
+    socket_errors: dict[str, int]  # connect read write timeout (and wrk's own status count)
+    output: str = field(repr=False)
+    cpu: CpuUse | None = None
+
+    @property
+    def failures(self) -> list[str]:
+        problems = []
+        if self.bad:
+            codes = sorted(set(self.bad_codes))
+            problems.append(f"{self.scenario}: {self.bad} non-2xx responses (status {codes})")
+        errors = {k: v for k, v in self.socket_errors.items() if v and k != "status"}
+        if errors:
+            problems.append(f"{self.scenario}: socket errors {errors}")
+        if self.requests == 0:
+            problems.append(f"{self.scenario}: no request completed")
+        return problems
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            "rps": round(self.rps, 1),
+            "latency_ms": {k: round(v, 3) for k, v in self.latency_ms.items()},
+            "ok": self.ok,
+            "bad": self.bad,
+            "bad_codes": sorted(set(self.bad_codes)),
+            "socket_errors": self.socket_errors,
+            "cpu": self.cpu.as_json(self.requests) if self.cpu else None,
+        }
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit("wrk is not installed: `apt-get install wrk` (make bench does it)")
+    return path
+
+
+def run(base_url: str, scenario: Scenario, load: Load, server_pids: list[int]) -> WrkResult:
+    env = dict(os.environ)
+    env["C42_WRK_METHOD"] = scenario.method
+    env["C42_WRK_BODY"] = scenario.body or ""
+    env["C42_WRK_HEADERS"] = "\n".join(f"{k}: {v}" for k, v in scenario.headers.items())
+    command = [
+        require_wrk(),
+        "--latency",
+        "-t",
+        str(load.threads),
+        "-c",
+        str(load.connections),
+        "-d",
+        f"{load.duration:g}s",
+        "--timeout",
+        f"{load.timeout:g}s",
+        "-s",
+        str(SCRIPT),
+        base_url + scenario.path,
+    ]
+    meter = CpuMeter(server_pids)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    cpu = meter.stop()
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    result = parse(scenario.name, done.stdout)
+    result.cpu = cpu
+    return result
+
+
+def parse(name: str, output: str) -> WrkResult:
+    line = next((ln for ln in output.splitlines() if ln.startswith(MARKER)), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no {MARKER.strip()} line:\n{output}")
+    data = json.loads(line[len(MARKER) :])
+    seconds = data["duration_us"] / 1e6
+    latency = {k: v / 1000 for k, v in data["latency_us"].items()}
+    return WrkResult(
+        scenario=name,
+        requests=data["requests"],
+        seconds=seconds,
+        rps=data["requests"] / seconds if seconds else 0.0,
+        latency_ms=latency,
+        ok=data["ok"],
+        bad=data["bad"],
+        bad_codes=[int(code) for code in data["bad_codes"].split()],
+        socket_errors=data["errors"],
+        output=output,
+    )
