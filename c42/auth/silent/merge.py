@@ -1,0 +1,259 @@
+"""The merge of a sandbox into a verified account (SPEC §5.4).
+
+When the owner of an address has a verified, active account and completes the normal
+authorize + consent for an app of a service, the open sandbox of (address, service) becomes
+part of that account, in the caller's transaction:
+
+- calendars, events, event and calendar subscriptions move (ids kept); every moved row takes
+  one new sync token, so clients syncing with `sync_token` see them; `creator_id`, `user_id`
+  and `actor_id` are rewritten;
+- where both accounts subscribe to the same object, the account's own row stays (its id is
+  what the account's clients know) and takes the stronger permission of the two; the
+  sandbox's row is dropped, so no unique constraint is ever violated;
+- the sandbox's service subscription is not carried over (it would let the service's admins
+  create Action Tokens for the account, which consenting to an app does not grant); it is
+  deactivated with the sandbox;
+- the sandbox user is closed, its OAuth tokens revoked (access and refresh), its consents
+  and authorization codes deleted, and a `sandbox_merged` security event recorded.
+
+Every step is a module-level function on Core tables, so a test can make one fail and check
+that the transaction leaves both sides untouched. No HTTP here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Table, and_, case, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from c42.access.permissions import Permission
+from c42.auth.oauth import tokens
+from c42.db import next_sync_token
+from c42.models import (
+    Calendar,
+    CalendarSubscription,
+    Event,
+    EventCalendar,
+    EventSubscription,
+    OAuthAuthorizationCode,
+    OAuthConsent,
+    ServiceSubscription,
+    User,
+    UserToken,
+    utcnow,
+)
+
+MERGED = "sandbox_merged"
+_cals = cast(Table, Calendar.__table__)
+_events = cast(Table, Event.__table__)
+_ec = cast(Table, EventCalendar.__table__)
+_es = cast(Table, EventSubscription.__table__)
+_cs = cast(Table, CalendarSubscription.__table__)
+# What the stronger of two subscriptions to one object brings into the kept row.
+_EVENT_SUBSCRIPTION_FIELDS = ("permission", "rsvp_status", "is_invitation", "message")
+_CALENDAR_SUBSCRIPTION_FIELDS = ("permission",)
+
+
+@dataclass
+class MergeResult:
+    sandbox_id: str
+    user_id: str
+    sync_token: int | None = None
+    calendars: int = 0
+    events: int = 0
+    event_subscriptions: int = 0
+    calendar_subscriptions: int = 0
+    revoked_access_digests: list[str] = field(default_factory=list)
+
+
+def sandbox_to_merge(session: Session, service_id: str, user: User) -> str | None:
+    """The id of the open sandbox this account absorbs for this service, if any. Only a real,
+    open, active and verified account ever merges (SPEC §5.4: never an unverified one)."""
+    if user.sandbox_service_id is not None or user.closed_at is not None:
+        return None
+    if not (user.is_active and user.email_verified):
+        return None
+    return session.scalar(
+        select(User.id).where(
+            User.email == user.email,  # both are stored in the one normal form (c42.emails)
+            User.sandbox_service_id == service_id,
+            User.closed_at.is_(None),
+        )
+    )
+
+
+def merge(session: Session, *, sandbox_id: str, into: User, app_id: str | None) -> MergeResult:
+    """Move the sandbox into `into`. Flushes, never commits: the caller owns the transaction
+    (and should run this in a savepoint so that a failure changes nothing)."""
+    result = MergeResult(sandbox_id, into.id)
+    sandbox = _lock_open_sandbox(session, sandbox_id)
+    if sandbox is None:
+        return result  # merged by a concurrent request meanwhile
+    sb, real = sandbox.id, into.id
+    token = next_sync_token(session)
+    result.sync_token = token
+    # Objects first: their conditions follow the sandbox's subscriptions, moved next.
+    result.events = move_events(session, sb, real, token)
+    result.calendars = move_calendars(session, sb, real, token)
+    result.event_subscriptions = move_subscriptions(
+        session, _es, "event_id", sb, real, token, _EVENT_SUBSCRIPTION_FIELDS
+    )
+    result.calendar_subscriptions = move_subscriptions(
+        session, _cs, "calendar_id", sb, real, token, _CALENDAR_SUBSCRIPTION_FIELDS
+    )
+    result.revoked_access_digests = retire_credentials(session, sb)
+    close(session, sandbox)
+    tokens.record_event(
+        session,
+        MERGED,
+        user_id=real,
+        app_id=app_id,
+        sandbox_user_id=sb,
+        service_id=sandbox.sandbox_service_id,
+        sync_token=token,
+        calendars=result.calendars,
+        events=result.events,
+        event_subscriptions=result.event_subscriptions,
+        calendar_subscriptions=result.calendar_subscriptions,
+        revoked_tokens=len(result.revoked_access_digests),
+    )
+    session.flush()
+    return result
+
+
+def _lock_open_sandbox(session: Session, sandbox_id: str) -> User | None:
+    # Row lock (PostgreSQL; SQLite's write lock is already held): one merge of a sandbox wins.
+    return session.scalar(
+        select(User)
+        .where(
+            User.id == sandbox_id,
+            User.sandbox_service_id.is_not(None),
+            User.closed_at.is_(None),
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def move_events(session: Session, sb: str, real: str, token: int) -> int:
+    """Events the sandbox created or relates to (directly or through its calendars)."""
+    via_calendars = (
+        select(_ec.c.event_id)
+        .join(_cs, _cs.c.calendar_id == _ec.c.calendar_id)
+        .where(_cs.c.user_id == sb)
+    )
+    condition = or_(
+        _events.c.creator_id == sb,
+        _events.c.id.in_(select(_es.c.event_id).where(_es.c.user_id == sb)),
+        _events.c.id.in_(via_calendars),
+    )
+    return _rowcount(
+        session.execute(
+            update(_events)
+            .where(condition)
+            .values(
+                creator_id=case((_events.c.creator_id == sb, real), else_=_events.c.creator_id),
+                sync_token=token,
+            )
+        )
+    )
+
+
+def move_calendars(session: Session, sb: str, real: str, token: int) -> int:
+    condition = or_(
+        _cals.c.creator_id == sb,
+        _cals.c.id.in_(select(_cs.c.calendar_id).where(_cs.c.user_id == sb)),
+    )
+    return _rowcount(
+        session.execute(
+            update(_cals)
+            .where(condition)
+            .values(
+                creator_id=case((_cals.c.creator_id == sb, real), else_=_cals.c.creator_id),
+                sync_token=token,
+            )
+        )
+    )
+
+
+def move_subscriptions(
+    session: Session,
+    table: Table,
+    object_column: str,
+    sb: str,
+    real: str,
+    token: int,
+    carried: tuple[str, ...],
+) -> int:
+    """Hand the sandbox's subscriptions (of one kind) to `real`. Returns how many moved."""
+    obj = table.c[object_column]
+    theirs = table.alias("theirs")
+    both = session.execute(
+        select(table, theirs.c.id.label("kept_id"))
+        .join(theirs, and_(theirs.c[object_column] == obj, theirs.c.user_id == real))
+        .where(table.c.user_id == sb)
+    ).all()
+    now = utcnow()
+    for row in both:
+        kept = session.execute(select(table).where(table.c.id == row.kept_id)).one()
+        if _strength(row) > _strength(kept):
+            values: dict[str, Any] = {name: getattr(row, name) for name in carried}
+            session.execute(
+                update(table)
+                .where(table.c.id == kept.id)
+                .values(
+                    previous_permission=kept.permission,
+                    deleted_at=None,
+                    modified=now,
+                    sync_token=token,
+                    **values,
+                )
+            )
+        session.execute(delete(table).where(table.c.id == row.id))
+    moved = _rowcount(
+        session.execute(
+            update(table).where(table.c.user_id == sb).values(user_id=real, sync_token=token)
+        )
+    )
+    session.execute(
+        update(table).where(table.c.actor_id == sb).values(actor_id=real, sync_token=token)
+    )
+    return moved + len(both)
+
+
+def _strength(row: Any) -> int:
+    return int(Permission.REMOVED) if row.deleted_at is not None else int(row.permission)
+
+
+def retire_credentials(session: Session, sb: str) -> list[str]:
+    """Revoke the sandbox's OAuth tokens (access and refresh), delete its consents and codes.
+    Returns the revoked access digests, to evict from the credential cache after commit."""
+    revoked = tokens.revoke_for_user(session, sb)
+    session.execute(delete(OAuthConsent).where(OAuthConsent.user_id == sb))
+    session.execute(delete(OAuthAuthorizationCode).where(OAuthAuthorizationCode.user_id == sb))
+    now = utcnow()
+    # Sandbox users never hold User Tokens; should one exist, it ends here too.
+    session.execute(
+        update(UserToken)
+        .where(UserToken.user_id == sb, UserToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return revoked
+
+
+def close(session: Session, sandbox: User) -> None:
+    now = utcnow()
+    session.execute(
+        update(ServiceSubscription)
+        .where(ServiceSubscription.user_id == sandbox.id)
+        .values(is_active=False)
+    )
+    sandbox.closed_at = now  # the partial unique index frees (address, service) for a new one
+    session.flush()
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
