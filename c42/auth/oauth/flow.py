@@ -19,6 +19,7 @@ from c42.auth.oauth import consents
 from c42.auth.oauth.models import Client
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.server import OAuthServer
+from c42.auth.silent import authorize as silent
 from c42.auth.subject import SCOPE_READ, SCOPE_WRITE
 from c42.models import Service, User
 
@@ -75,8 +76,8 @@ def authorize(
             return server.authorization_error(request, error)
         return ErrorPage("This sign-in link is not valid", _describe(error))
     client: Client = request.client
-    # Silent OAuth (SPEC §5.4, `email_address`) branches off here, before any login: it is
-    # added by c42.auth.silent and not handled by this module.
+    if silent.is_silent(request):  # SPEC §5.4: no login, no consent page; always a redirect
+        return silent.authorize(server, request, grant)
     user = _usable_user(server, user_id)
     if user is None:
         return LoginRequired()
@@ -94,6 +95,7 @@ def authorize(
         consents.remember(server.session, client.id, user.id, scope)
     else:
         return ErrorPage("Unknown answer", "Choose Allow or Deny on the consent page.")
+    silent.after_consent(server, client, user)  # SPEC §5.4: a sandbox of this address merges
     return server.create_authorization_response(request, grant_user=user, grant=grant)  # type: ignore[no-any-return]
 
 
