@@ -115,7 +115,10 @@ class OAuthServer(AuthorizationServer):
         client: Client = super().authenticate_client(request, methods, endpoint)
         sent = request.form.get("client_id")
         if sent is not None and sent != client.client_id:
-            raise InvalidClientError(description="'client_id' does not match the credentials.")
+            raise InvalidClientError(
+                status_code=401 if basic_id else 400,  # RFC 6749 §5.2: 401 after HTTP auth
+                description="'client_id' does not match the credentials.",
+            )
         return client
 
     def create_token_response(self, request: Any = None) -> OAuthResponse:
