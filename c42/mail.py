@@ -72,8 +72,8 @@ def build_message(settings: Settings, to: str, subject: str, text_body: str) -> 
 
 def send_mail(settings: Settings, to: str, subject: str, text_body: str) -> None:
     """Send one plain-text message; raises MailError when it could not be handed over."""
-    message = build_message(settings, to, subject, text_body)
     try:
+        message = build_message(settings, to, subject, text_body)  # CR/LF in a header: ValueError
         if settings.smtp_url:
             _send_smtp(parse_smtp_url(settings.smtp_url), message)
         else:

@@ -9,8 +9,9 @@ import hmac
 import logging
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -246,16 +247,22 @@ def reset_password(db: Database, settings: Settings, token: str, new_password: s
             return None
         now = utcnow()
         user.password_hash = new_hash
-        revoked = session.execute(
+        # SPEC §5.3: a reset revokes the user's refresh (and access) tokens; earlier
+        # revocation times are kept.
+        result = session.execute(
             update(OAuthToken)
-            .where(OAuthToken.user_id == user.id, OAuthToken.refresh_revoked_at.is_(None))
-            .values(refresh_revoked_at=now)
-        ).rowcount
-        session.execute(
-            update(OAuthToken)
-            .where(OAuthToken.user_id == user.id, OAuthToken.access_revoked_at.is_(None))
-            .values(access_revoked_at=now)
+            .where(
+                OAuthToken.user_id == user.id,
+                or_(
+                    OAuthToken.refresh_revoked_at.is_(None), OAuthToken.access_revoked_at.is_(None)
+                ),
+            )
+            .values(
+                refresh_revoked_at=func.coalesce(OAuthToken.refresh_revoked_at, now),
+                access_revoked_at=func.coalesce(OAuthToken.access_revoked_at, now),
+            )
         )
+        revoked = int(cast(CursorResult[Any], result).rowcount)
         session.add(
             SecurityEvent(kind="password_reset", user_id=user.id, detail={"tokens": revoked})
         )
