@@ -46,14 +46,18 @@ def error_code(response: httpx.Response) -> str:
     return code
 
 
-def raw_request(base_url: str, method: str, target: str, headers: dict[str, str]) -> bytes:
+def raw_request(
+    base_url: str, method: str, target: str, headers: dict[str, str], body: bytes = b""
+) -> bytes:
     """Send one request line exactly as written (no client-side normalisation of the path)."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
