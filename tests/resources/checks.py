@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import column, func, select, table, text
 
 from c42.db import Database
 
@@ -45,19 +45,21 @@ def assert_error(
 
 
 def fingerprint(db: Database) -> tuple[Any, ...]:
-    """Row counts, the global sync token and the newest modification: equal before and after
-    a refused request means the request wrote nothing."""
+    """Row counts, the global sync token and the newest modifications: equal before and after
+    a refused request means the request wrote nothing. One statement, one round trip."""
     with db.engine.connect() as connection:
-        counts = tuple(
-            connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
-            for table in TABLES
-        )
-        token = connection.execute(text("SELECT value FROM sync_counter WHERE id = 1")).scalar()
-        modified = tuple(
-            str(connection.execute(text(f"SELECT max(modified) FROM {t}")).scalar())  # noqa: S608
-            for t in _MODIFIED
-        )
-    return (*counts, token, *modified)
+        row = connection.execute(_FINGERPRINT).one()
+    return tuple(str(value) for value in row)
+
+
+_FINGERPRINT = select(
+    *[select(func.count()).select_from(table(t)).scalar_subquery() for t in TABLES],
+    select(column("value")).select_from(table("sync_counter")).scalar_subquery(),
+    *[
+        select(func.max(column("modified"))).select_from(table(t)).scalar_subquery()
+        for t in _MODIFIED
+    ],
+)
 
 
 def current_sync_token(db: Database) -> int:
