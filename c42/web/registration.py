@@ -32,6 +32,7 @@ router = APIRouter(include_in_schema=False)
 REGISTER_PATH = "/accounts/register/"
 MAX_PASSWORD_LENGTH = 1000
 _REGISTERED = "reg"  # session key: the account this browser registered
+_FIELD_ORDER = ("first_name", "last_name", "email", "password")
 
 
 def _register_form(
@@ -51,6 +52,8 @@ def _register_form(
         "error": error,
         "login_url": with_next("/accounts/login/", next_url),
         "min_length": MIN_PASSWORD_LENGTH,
+        # Without JavaScript, autofocus is how the first field to fix gets the focus.
+        "focus": next((name for name in _FIELD_ORDER if name in (errors or {})), "first_name"),
     }
     return render(request, "register.html", context, status_code, headers=headers)
 
