@@ -73,23 +73,25 @@ def register_lookup(kind: CredentialKind, lookup: Lookup) -> None:
 def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:
     with db.engine.connect() as connection:
         row = user_tokens.lookup(connection, token_digest)
-        if row is None or row.revoked_at is not None:
-            return CacheEntry(None)
-        if row.sandbox_service_id is not None or row.closed_at is not None:
-            return CacheEntry(None)  # SPEC §5.4: sandbox users never hold User Tokens
-        if not row.is_active:
-            return CacheEntry(None, None, "inactive_user", "The user account is not active.")
-        now = utcnow()
-        if row.last_used is None or now - row.last_used > user_tokens.LAST_USED_GRANULARITY:
-            user_tokens.touch(connection, row.id, now)
-            connection.commit()
-        subject = AuthSubject(
-            user_id=row.user_id,
-            kind=CredentialKind.USER_TOKEN,
-            credential_id=row.id,
-            is_staff=bool(row.is_staff),
-        )
-        return CacheEntry(subject, row.expires_at)
+    if row is None or row.revoked_at is not None:
+        return CacheEntry(None)
+    if row.sandbox_service_id is not None or row.closed_at is not None:
+        return CacheEntry(None)  # SPEC §5.4: sandbox users never hold User Tokens
+    if not row.is_active:
+        return CacheEntry(None, None, "inactive_user", "The user account is not active.")
+    now = utcnow()
+    if row.last_used is None or now - row.last_used > user_tokens.LAST_USED_GRANULARITY:
+        # A write transaction of its own (BEGIN IMMEDIATE on SQLite): upgrading the read
+        # snapshot above to a writer fails with "database is locked" while others write.
+        with db.session(write=True) as session:
+            user_tokens.touch(session.connection(), row.id, now)
+    subject = AuthSubject(
+        user_id=row.user_id,
+        kind=CredentialKind.USER_TOKEN,
+        credential_id=row.id,
+        is_staff=bool(row.is_staff),
+    )
+    return CacheEntry(subject, row.expires_at)
 
 
 register_lookup(CredentialKind.USER_TOKEN, _lookup_user_token)
