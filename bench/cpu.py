@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,31 +21,41 @@ TICK = os.sysconf("SC_CLK_TCK")
 class CpuUse:
     wall_s: float
     server_s: float  # the uvicorn master and workers
+    database_s: float  # the PostgreSQL backends serving them (SQLite runs inside the server)
     wrk_s: float
     other_s: float  # everything else on the machine
     capacity_s: float  # wall time x cores
 
     def as_json(self, requests: int) -> dict[str, float]:
+        per_request = 1e6 / requests if requests else 0.0
         return {
             "server_s": round(self.server_s, 2),
+            "database_s": round(self.database_s, 2),
             "wrk_s": round(self.wrk_s, 2),
             "other_s": round(self.other_s, 2),
             "other_pct": round(100 * self.other_s / self.capacity_s, 1) if self.capacity_s else 0,
-            "server_us_per_request": round(1e6 * self.server_s / requests, 1) if requests else 0,
+            "server_us_per_request": round(self.server_s * per_request, 1),
+            "database_us_per_request": round(self.database_s * per_request, 1),
         }
 
 
 class CpuMeter:
-    def __init__(self, pids: list[int]) -> None:
-        self.pids = pids
+    """Samples at start and stop. Database backends are listed at both ends (pools open and
+    close connections during a run): a backend's CPU counts from its first sample, or its
+    whole life if it started during the run; one that exited before the end is missed."""
+
+    def __init__(self, server_pids: list[int], database_pids: Callable[[], list[int]]) -> None:
+        self.server_pids = server_pids
+        self.database_pids = database_pids
         self._start = self._sample()
 
-    def _sample(self) -> tuple[float, int, int, float]:
+    def _sample(self) -> tuple[float, int, int, dict[int, int], float]:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return (
             time.monotonic(),
             _machine_busy(),
-            sum(_process_ticks(pid) for pid in self.pids),
+            sum(_process_ticks(pid) for pid in self.server_pids),
+            {pid: _process_ticks(pid) for pid in self.database_pids()},
             children.ru_utime + children.ru_stime,
         )
 
@@ -53,9 +64,12 @@ class CpuMeter:
         wall = end[0] - self._start[0]
         busy = (end[1] - self._start[1]) / TICK
         server = (end[2] - self._start[2]) / TICK
-        wrk = end[3] - self._start[3]  # wrk has been waited for: its time is in our children's
+        before = self._start[3]
+        database = sum(max(t - before.get(pid, 0), 0) for pid, t in end[3].items()) / TICK
+        wrk = end[4] - self._start[4]  # wrk has been waited for: its time is in our children's
         cores = len(os.sched_getaffinity(0))
-        return CpuUse(wall, server, wrk, max(busy - server - wrk, 0.0), wall * cores)
+        other = max(busy - server - database - wrk, 0.0)
+        return CpuUse(wall, server, database, wrk, other, wall * cores)
 
 
 def background_busy(seconds: float = 1.0) -> float:

@@ -55,6 +55,7 @@ class TargetRun:
                 "p50_ms": round(self.median(name, "p50"), 3),
                 "p99_ms": round(self.median(name, "p99"), 3),
                 "server_cpu_us_per_request": round(self.median(name, "cpu_us"), 1),
+                "database_cpu_us_per_request": round(self.median(name, "db_us"), 1),
                 "ratio_to_health": _round(self.ratio(name)),
                 "target_ratio": self.target_ratios.get(name),
                 "rounds": [r.summary() for r in results],
@@ -126,7 +127,7 @@ def scale_comparison(runs: list[TargetRun]) -> list[dict[str, Any]]:
 def table(runs: list[TargetRun]) -> str:
     header = (
         f"{'database':<11}{'scale':>6}  {'scenario':<22}{'req/s':>9}{'p50 ms':>9}"
-        f"{'p99 ms':>9}{'CPU us/req':>11}{'ratio':>8}  target"
+        f"{'p99 ms':>9}{'CPU us/req':>11}{'+db':>6}{'ratio':>8}  target"
     )
     lines = [header, "-" * len(header)]
     for run in runs:
@@ -140,6 +141,7 @@ def table(runs: list[TargetRun]) -> str:
                 f"{run.database:<11}{'x' + str(run.scale):>6}  {name:<22}"
                 f"{run.median(name, 'rps'):>9.0f}{run.median(name, 'p50'):>9.2f}"
                 f"{run.median(name, 'p99'):>9.2f}{run.median(name, 'cpu_us'):>11.0f}"
+                f"{run.median(name, 'db_us'):>6.0f}"
                 f"{_fmt(ratio):>8}  {verdict}"
             )
     lines.append("")
@@ -194,8 +196,11 @@ def write(
 def _value(result: WrkResult, key: str) -> float:
     if key == "rps":
         return result.rps
-    if key == "cpu_us":
-        return 1e6 * result.cpu.server_s / result.requests if result.cpu and result.requests else 0
+    if key in ("cpu_us", "db_us"):
+        if not result.cpu or not result.requests:
+            return 0.0
+        seconds = result.cpu.server_s if key == "cpu_us" else result.cpu.database_s
+        return 1e6 * seconds / result.requests
     return result.latency_ms[key]
 
 

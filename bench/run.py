@@ -120,9 +120,9 @@ def bench_target(target: Target, args: argparse.Namespace, load: wrk.Load) -> Ta
     run.background_cpu_pct = cpu.background_busy(2.0)
     print(f"  machine busy before start: {run.background_cpu_pct:.0f}% of its CPU", flush=True)
     log = BENCH_DIR / f"server-{target.slug}.log"
-    with Server(target.url, args.workers, log) as server:
+    with Server(target.server_url, args.workers, log) as server:
         workers = server.worker_pids()
-        pids = [server.pid, *workers]
+        pids = sorted({server.pid, *workers})
         print(f"  serving on {server.url} (workers {workers})", flush=True)
         for scenario in chosen:
             problem = scenario.probe(server.url)
@@ -137,7 +137,12 @@ def bench_target(target: Target, args: argparse.Namespace, load: wrk.Load) -> Ta
                 run.failures += [f"{target.label} warm-up {f}" for f in warm.failures]
         for round_no in range(args.rounds):
             for scenario in chosen:
-                result = wrk.run(server.url, scenario, load, pids)
+                sessions = target.sessions_opened()
+                result = wrk.run(server.url, scenario, load, pids, target.backend_pids)
+                if sessions is not None:
+                    # minus the 3 connections of our own sampling queries
+                    opened = (target.sessions_opened() or 0) - sessions - 3
+                    result.extra["db_connections_opened"] = max(opened, 0)
                 run.rounds.setdefault(scenario.name, []).append(result)
                 run.failures += [f"{target.label} {f}" for f in result.failures]
                 _print_round(round_no, result)
@@ -153,8 +158,10 @@ def _print_round(round_no: int, result: wrk.WrkResult) -> None:
     print(
         f"  round {round_no + 1} {result.scenario:<22} {result.rps:8.0f} req/s  "
         f"p50 {result.latency_ms['p50']:7.2f} ms  p99 {result.latency_ms['p99']:7.2f} ms  "
-        f"server {use.get('server_us_per_request', 0):6.0f} us CPU/req  "
-        f"other {use.get('other_pct', 0):3.0f}%  non-2xx {result.bad}",
+        f"CPU/req server {use.get('server_us_per_request', 0):5.0f} us"
+        f" db {use.get('database_us_per_request', 0):4.0f} us  "
+        f"other {use.get('other_pct', 0):3.0f}%  non-2xx {result.bad}"
+        + (f"  new db conns {result.extra['db_connections_opened']}" if result.extra else ""),
         flush=True,
     )
     if use.get("other_pct", 0) > 10:

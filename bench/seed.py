@@ -293,12 +293,7 @@ class _Batch:
         return token
 
     def write(self, connection: Connection) -> int:
-        written = 0
-        for table, rows in self.tables.items():
-            if rows:
-                connection.execute(insert(table), rows)
-                written += len(rows)
-        return written
+        return sum(_insert_rows(connection, table, rows) for table, rows in self.tables.items())
 
 
 def _subscription(
@@ -351,8 +346,46 @@ def _event(
 
 
 def _insert(connection: Connection, model: Any, rows: list[dict[str, Any]]) -> int:
-    connection.execute(insert(model.__table__), rows)
+    return _insert_rows(connection, model.__table__, rows)
+
+
+def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """SQLite: one Core executemany (a C loop over one prepared statement). PostgreSQL: COPY
+    of the same table's columns, since psycopg's executemany sends one statement per row
+    (minutes for the 10x data set, against seconds)."""
+    if not rows:
+        return 0
+    if connection.dialect.name == "sqlite":
+        connection.execute(insert(table), rows)
+    else:
+        _copy(connection, table, rows)
     return len(rows)
+
+
+def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    columns = [c for c in table.columns]
+    defaults = {c.name: _default(c) for c in columns if c.name not in rows[0]}
+    names = ", ".join(connection.dialect.identifier_preparer.quote(c.name) for c in columns)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([row[c.name] if c.name in row else defaults[c.name] for c in columns])
+
+
+def _default(column: Any) -> Any:
+    """What an INSERT would have put in a column the seed leaves out (COPY applies none)."""
+    default = column.default
+    if default is None:
+        if not column.nullable:
+            raise ValueError(f"seed gives no value for {column}")
+        return None
+    if not default.is_scalar:
+        raise ValueError(f"seed must give {column} (its default is computed per row)")
+    return default.arg
 
 
 def _bulk_load_settings(db: Database) -> None:

@@ -99,6 +99,8 @@ class Server:
         multiprocessing's resource tracker)."""
         if self.process is None:
             return []
+        if self.workers == 1:
+            return [self.process.pid]  # uvicorn serves in the one process, no supervisor
         pids = []
         for child in _children(self.process.pid):
             cmdline = _read(f"/proc/{child}/cmdline").replace("\0", " ")

@@ -16,6 +16,7 @@ from c42.settings import Settings
 
 BENCH_DIR = Path("var/bench")
 PG_ENV = "C42_BENCH_DATABASE_URL"
+APPLICATION_NAME = "c42-bench-server"  # marks the server's PostgreSQL connections
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,42 @@ class Target:
     @property
     def display_url(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
+
+    @property
+    def server_url(self) -> str:
+        """The URL the server gets: on PostgreSQL its connections carry an application name,
+        so `backend_pids` can tell the backends that serve it from any other."""
+        if self.kind == "sqlite":
+            return self.url
+        url = make_url(self.url).update_query_dict({"application_name": APPLICATION_NAME})
+        return url.render_as_string(hide_password=False)
+
+    def sessions_opened(self) -> int | None:
+        """PostgreSQL's count of connections ever opened to this database (None on SQLite)."""
+        if self.kind == "sqlite":
+            return None
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                query = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+                return int(connection.execute(text(query)).scalar() or 0)
+        finally:
+            engine.dispose()
+
+    def backend_pids(self) -> list[int]:
+        """The PostgreSQL backends connected to the server (none on SQLite)."""
+        if self.kind == "sqlite":
+            return []
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                    {"name": APPLICATION_NAME},
+                )
+                return sorted(int(pid) for (pid,) in rows)
+        finally:
+            engine.dispose()
 
 
 def sqlite_target(scale: int) -> Target:

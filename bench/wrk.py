@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class WrkResult:
     socket_errors: dict[str, int]  # connect read write timeout (and wrk's own status count)
     output: str = field(repr=False)
     cpu: CpuUse | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. database connections opened
 
     @property
     def failures(self) -> list[str]:
@@ -63,6 +65,7 @@ class WrkResult:
             "bad_codes": sorted(set(self.bad_codes)),
             "socket_errors": self.socket_errors,
             "cpu": self.cpu.as_json(self.requests) if self.cpu else None,
+            **self.extra,
         }
 
 
@@ -73,7 +76,13 @@ def require_wrk() -> str:
     return path
 
 
-def run(base_url: str, scenario: Scenario, load: Load, server_pids: list[int]) -> WrkResult:
+def run(
+    base_url: str,
+    scenario: Scenario,
+    load: Load,
+    server_pids: list[int],
+    database_pids: Callable[[], list[int]] = list,
+) -> WrkResult:
     env = dict(os.environ)
     env["C42_WRK_METHOD"] = scenario.method
     env["C42_WRK_BODY"] = scenario.body or ""
@@ -93,7 +102,7 @@ def run(base_url: str, scenario: Scenario, load: Load, server_pids: list[int]) -
         str(SCRIPT),
         base_url + scenario.path,
     ]
-    meter = CpuMeter(server_pids)
+    meter = CpuMeter(server_pids, database_pids)
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     cpu = meter.stop()
     if done.returncode != 0:
