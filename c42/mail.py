@@ -103,7 +103,7 @@ def _write_outbox(directory: Path, message: EmailMessage) -> None:
     """Write `<time>-<random>.eml` atomically: readers never see a half-written file."""
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{time.time_ns()}-{uuid.uuid4().hex}.eml"
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".eml")
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")  # not *.eml
     try:
         with os.fdopen(fd, "wb") as handle:  # mkstemp: mode 0600, links inside are secrets
             handle.write(message.as_bytes())
