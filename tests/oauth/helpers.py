@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import http.server
 import re
 import secrets
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -50,10 +52,12 @@ def make_app(
     *,
     redirect_uris: list[str] | None = None,
     public: bool = False,
+    name: str | None = None,
     **options: Any,
 ) -> App:
     uris = redirect_uris or ([LOOPBACK_REDIRECT] if public else [WEB_REDIRECT])
-    spec = apps.AppSpec(service_id, f"App {secrets.token_hex(3)}", uris, public=public, **options)
+    name = name or f"App {secrets.token_hex(3)}"
+    spec = apps.AppSpec(service_id, name, uris, public=public, **options)
     with db.session() as session:
         created = apps.create(session, settings.resolved_secret_key(), spec)
     return App(created.id, created.client_id, created.client_secret, service_id, uris)
@@ -163,3 +167,38 @@ def token_request(
         data.setdefault("client_id", app.client_id)
         return client.post("/oauth2/token/", data=data)
     return client.post("/oauth2/token/", data=data, auth=app.auth)
+
+
+class Listener:
+    """A tiny local HTTP server on an ephemeral loopback port: what a native app listens on for
+    its redirect, or a JavaScript app's page. Records the paths it was asked for."""
+
+    def __init__(self, page: bytes = b"You can close this window.") -> None:
+        received: list[str] = []
+        body = page
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                received.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.httpd.server_address[1])
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> Listener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

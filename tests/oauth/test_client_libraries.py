@@ -5,11 +5,8 @@ listener."""
 
 from __future__ import annotations
 
-import http.server
 import secrets
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +18,7 @@ from c42.db import Database
 from c42.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import Person
-from tests.oauth.helpers import App, Browser, make_app, query_of
+from tests.oauth.helpers import App, Browser, Listener, make_app, query_of
 
 
 def _follow_consent(browser: Browser, authorization_url: str) -> str:
@@ -88,33 +85,11 @@ def test_web_server_app_with_requests_oauthlib(
     assert 'error="invalid_token"' in after.headers["WWW-Authenticate"]
 
 
-class _Callback(http.server.BaseHTTPRequestHandler):
-    received: list[str]
-
-    def do_GET(self) -> None:
-        self.received.append(self.path)
-        body = b"You can close this window."
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def loopback_listener() -> Iterator[tuple[int, list[str]]]:
     """What a native app does: listen on an ephemeral loopback port for the redirect."""
-    received: list[str] = []
-    handler = type("Handler", (_Callback,), {"received": received})
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_address[1], received
-    httpd.shutdown()
-    httpd.server_close()
+    with Listener() as listener:
+        yield listener.port, listener.received
 
 
 def test_native_app_with_authlib_pkce_and_loopback(
