@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -98,10 +99,19 @@ class Database:
                 connection.execute("ROLLBACK")
             return
         pooled = self.engine.raw_connection()
+        dbapi = pooled.dbapi_connection
+        # One snapshot for all queries of the request, as on SQLite. Under READ COMMITTED each
+        # statement sees newer commits: an empty page followed by a separate current-token
+        # read could hand out a sync token past a change the page did not contain.
+        dbapi.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # type: ignore[union-attr]
+        dbapi.read_only = True  # type: ignore[union-attr]
         try:
             yield pooled
         finally:
-            pooled.close()  # the pool rolls back and takes it back
+            dbapi.rollback()  # type: ignore[union-attr]
+            dbapi.isolation_level = None  # type: ignore[union-attr]  # back to the default
+            dbapi.read_only = None  # type: ignore[union-attr]
+            pooled.close()  # the pool takes it back
 
     def new_session(self, write: bool) -> Session:
         return (self._write if write else self._read)()
