@@ -45,6 +45,8 @@ def lookup(db: Database, token_digest: str) -> CacheEntry:
         return CacheEntry(None)  # RFC 6750 §3.1: invalid_token
     if not row.is_active:
         return CacheEntry(None, None, "inactive_user", "The user account is not active.")
+    if row.sandbox_service_id is not None and row.sandbox_service_id != row.service_id:
+        return CacheEntry(None)  # SPEC §5.4: a sandbox exists only inside its own service
     subject = AuthSubject(
         user_id=row.user_id,
         kind=CredentialKind.OAUTH,
