@@ -101,7 +101,13 @@ def error_response(status: int, error: str, description: str) -> Response:
 
 
 def _oauth_request(request: Request, payload: Pairs, form: Pairs) -> OAuthRequest:
-    return OAuthRequest(request.method, str(request.url), request.headers, payload, form)
+    # The public address is the configured issuer (behind a TLS-terminating proxy the app
+    # itself may see plain http). Authlib refuses it unless it is https or loopback
+    # (RFC 6749 §3.1, §3.2: TLS; RFC 8252 §8.3).
+    uri = config(request).issuer + request.url.path
+    if request.url.query:
+        uri += "?" + request.url.query
+    return OAuthRequest(request.method, uri, request.headers, payload, form)
 
 
 def to_response(answer: OAuthResponse) -> Response:
