@@ -97,6 +97,18 @@ def test_the_bearer_lookup_marks_the_caller_as_a_sandbox_of_the_apps_service(
     assert subject.user_id == box.user_id and not subject.is_staff
 
 
+def test_a_sandbox_token_for_an_app_of_another_service_is_refused(
+    client: httpx.Client, db: Database, settings: Settings, factory: Factory, app: App
+) -> None:
+    box = open_sandbox(client, db, app)
+    foreign = make_app(db, settings, factory.service("Foreign"))
+    headers = mint_bearer(db, foreign, box.user_id)  # never issued by the flow; planted here
+    refused = client.get("/api/v2/events/", headers=headers)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_token"
+    same_service = mint_bearer(db, make_app(db, settings, app.service_id), box.user_id)
+    assert ids(client, same_service, "/api/v2/events/") == {box.event["id"]}  # control
+
+
 def test_the_sandbox_creates_reads_changes_and_deletes_its_own_data(
     client: httpx.Client, db: Database, app: App
 ) -> None:

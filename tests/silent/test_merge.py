@@ -210,13 +210,15 @@ def test_an_unverified_account_never_merges_and_remembered_consent_merges_once_v
     assert events_of(db, "sandbox_merged", real_id) == []
 
     _verify(db, real_id)
+    assert client.get("/api/v2/events/", headers=bearer(sandbox)).status_code == 200  # cached
     answer, _ = browser.authorize(app)  # remembered consent: no page, straight back
     assert answer.status_code == 302, answer.text
+    # Evicted from this process's credential cache at once, not after the cache's TTL.
+    assert client.get("/api/v2/events/", headers=bearer(sandbox)).status_code == 401
     code = answer.headers["location"].split("code=")[1].split("&")[0]
     merged = bearer(token_for(client, app, code))
     ids = {e["id"] for e in listing(client, merged, "/api/v2/events/")}
     assert ids == {data["event"]["id"], data["todo"]["id"]}
-    assert client.get("/api/v2/events/", headers=bearer(sandbox)).status_code == 401
     assert len(events_of(db, "sandbox_merged", real_id)) == 1
 
 
@@ -420,3 +422,23 @@ def test_a_failure_midway_changes_nothing(
     ids = {e["id"] for e in listing(client, merged, "/api/v2/events/")}
     assert ids == {data["event"]["id"], data["todo"]["id"]}
     assert client.get("/api/v2/events/", headers=bearer(sandbox)).status_code == 401
+
+
+def test_a_logged_in_browser_still_gets_the_silent_answer_for_the_address(
+    client: httpx.Client, db: Database, factory: Factory, browser: Browser, app: App
+) -> None:
+    person = factory.user(password=PASSWORD)
+    browser.login(person.email)
+    email = address("other")
+    answer, _ = browser.authorize(app, email_address=email)
+    assert answer.status_code == 302 and answer.headers["location"].startswith(app.redirect_uri)
+    code = answer.headers["location"].split("code=")[1].split("&")[0]
+    token = token_for(client, app, code)
+    introspected = client.post(
+        "/oauth2/introspect/", data={"token": token["access_token"]}, auth=app.auth
+    ).json()
+    [box] = sandbox_users(db, email)
+    assert introspected["sub"] == box.id != person.id  # the sandbox, never the logged-in user
+    with db.session(write=False) as session:
+        consent = select(OAuthConsent).where(OAuthConsent.user_id == person.id)
+        assert session.scalar(consent) is None  # no consent was given or recorded
