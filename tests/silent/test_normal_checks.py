@@ -4,6 +4,8 @@ redirect), response_type, C42's service_id, PKCE S256, repeated parameters."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import httpx
 import pytest
 
@@ -125,7 +127,7 @@ def test_an_app_that_requires_pkce_needs_a_challenge(
 def test_repeated_parameters_are_refused(client: httpx.Client, db: Database, app: App) -> None:
     email = address()
     sent = [*params(app, email).items(), ("scope", "service.read")]
-    response = client.get("/oauth2/authorize/", params=sent)
+    response = client.get("/oauth2/authorize/?" + urlencode(sent))
     assert response.status_code == 400 and "location" not in response.headers
     assert sandbox_users(db, email) == []
 
