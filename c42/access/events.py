@@ -22,20 +22,29 @@ calendars = Calendar.__table__
 calendar_subscriptions = CalendarSubscription.__table__
 
 
-def permission_subquery(user_id: Any, event_ids: list[Any] | None = None) -> Subquery:
+def permission_subquery(
+    user_id: Any, event_ids: list[Any] | None = None, *, lost: bool = False
+) -> Subquery:
     """(event_id, permission) for every event the user relates to, `removed` included.
 
     `user_id` and `event_ids` are values or bind parameters (the hot path compiles this once).
+    With `lost`, calendars the user left or that were deleted still relate their events, with
+    permission 0: a sync then reports those events as removed (SPEC §4).
     """
     direct = select(
         event_subscriptions.c.event_id,
         event_subscriptions.c.permission.label("perm"),
         literal(1).label("direct"),
     ).where(event_subscriptions.c.user_id == user_id)
+    live = and_(calendar_subscriptions.c.permission > 0, calendars.c.deleted_at.is_(None))
     via_calendar = (
         select(
             event_calendars.c.event_id,
-            calendar_subscriptions.c.permission.label("perm"),
+            (
+                case((live, calendar_subscriptions.c.permission), else_=0)
+                if lost
+                else calendar_subscriptions.c.permission
+            ).label("perm"),
             literal(0).label("direct"),
         )
         .join(
@@ -43,12 +52,10 @@ def permission_subquery(user_id: Any, event_ids: list[Any] | None = None) -> Sub
             calendar_subscriptions.c.calendar_id == event_calendars.c.calendar_id,
         )
         .join(calendars, calendars.c.id == event_calendars.c.calendar_id)
-        .where(
-            calendar_subscriptions.c.user_id == user_id,
-            calendar_subscriptions.c.permission > 0,
-            calendars.c.deleted_at.is_(None),
-        )
+        .where(calendar_subscriptions.c.user_id == user_id)
     )
+    if not lost:
+        via_calendar = via_calendar.where(live)
     if event_ids is not None:
         direct = direct.where(event_subscriptions.c.event_id.in_(event_ids))
         via_calendar = via_calendar.where(event_calendars.c.event_id.in_(event_ids))

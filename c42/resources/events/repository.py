@@ -86,10 +86,27 @@ def _params(subject: AuthSubject, f: EventFilters) -> dict[str, Any]:
     return params
 
 
+def _calendar_relation_changed(user: Any, since: Any) -> Any:
+    """The caller's subscription to one of the event's calendars changed (shared, accepted,
+    left, removed) or such a calendar was deleted: the caller's permission on the event may
+    have changed although the event did not."""
+    return exists().where(
+        ec.c.event_id == events.c.id,
+        cs.c.calendar_id == ec.c.calendar_id,
+        cs.c.user_id == user,
+        cals.c.id == ec.c.calendar_id,
+        or_(
+            cs.c.sync_token > since,
+            and_(cals.c.deleted_at.is_not(None), cals.c.sync_token > since),
+        ),
+    )
+
+
 def _from(shape: tuple[Any, ...], rows: bool) -> Any:
     scoped, n_ids, n_svc, n_cal, n_calor, n_type, syncing, _, _ = shape
     user = bindparam("user_id")
-    access = rules.permission_subquery(user, _binds("ids", n_ids) if n_ids >= 0 else None)
+    ids = _binds("ids", n_ids) if n_ids >= 0 else None
+    access = rules.permission_subquery(user, ids, lost=syncing)
     conditions: list[Any] = []
     if scoped:
         conditions.append(events.c.service_id == bindparam("scope_service"))
@@ -99,7 +116,8 @@ def _from(shape: tuple[Any, ...], rows: bool) -> Any:
         # Changed after the token: the event itself or the caller's relation to it. Deleted
         # events and relations turned `removed` stay listed, shown as id + permission.
         since = bindparam("sync_token")
-        conditions.append(or_(events.c.sync_token > since, subs.c.sync_token > since))
+        changed = (events.c.sync_token > since, subs.c.sync_token > since)
+        conditions.append(or_(*changed, _calendar_relation_changed(user, since)))
     if n_ids >= 0:
         conditions.append(events.c.id.in_(_binds("ids", n_ids)))
     if n_svc >= 0:
