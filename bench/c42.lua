@@ -1,7 +1,9 @@
 -- wrk script of the C42 benchmark (bench/wrk.py runs it).
 -- The request comes from the environment (so no secret shows in `ps`):
 --   C42_WRK_METHOD  (default GET), C42_WRK_BODY (optional),
---   C42_WRK_HEADERS "Name: value" lines separated by newlines.
+--   C42_WRK_HEADERS "Name: value" lines separated by newlines,
+--   C42_WRK_HEADER_SETS (optional) blocks of such lines separated by blank lines: each
+--   request then adds the next block's headers, in turn (e.g. one token per user).
 -- Every response whose status is not 2xx is counted (3xx included, which wrk's own
 -- "Non-2xx or 3xx responses" line does not count) and `done` prints one JSON line
 -- starting with "C42BENCH " for bench/wrk.py to parse.
@@ -11,10 +13,42 @@ local body = os.getenv("C42_WRK_BODY")
 if body ~= nil and body ~= "" then
   wrk.body = body
 end
-for line in string.gmatch(os.getenv("C42_WRK_HEADERS") or "", "[^\n]+") do
-  local name, value = string.match(line, "^([^:]+):%s*(.-)%s*$")
-  if name ~= nil then
-    wrk.headers[name] = value
+
+local function parse_headers(text, into)
+  for line in string.gmatch(text, "[^\n]+") do
+    local name, value = string.match(line, "^([^:]+):%s*(.-)%s*$")
+    if name ~= nil then
+      into[name] = value
+    end
+  end
+  return into
+end
+
+parse_headers(os.getenv("C42_WRK_HEADERS") or "", wrk.headers)
+
+local header_sets = os.getenv("C42_WRK_HEADER_SETS") or ""
+if header_sets ~= "" then
+  local requests, next_request = {}, 1
+  function init_requests()
+    for block in string.gmatch(header_sets .. "\n\n", "(.-)\n\n") do
+      if block ~= "" then
+        local headers = parse_headers(block, {})
+        for name, value in pairs(wrk.headers) do
+          if headers[name] == nil then
+            headers[name] = value
+          end
+        end
+        table.insert(requests, wrk.format(nil, nil, headers))
+      end
+    end
+  end
+  function request()
+    if #requests == 0 then
+      init_requests()
+    end
+    local r = requests[next_request]
+    next_request = next_request % #requests + 1
+    return r
   end
 end
 

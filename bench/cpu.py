@@ -88,8 +88,29 @@ def _machine_busy() -> int:
 
 def _process_ticks(pid: int) -> int:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return _ticks_of(Path(f"/proc/{pid}/stat").read_text())
     except OSError:
         return 0
+
+
+def _ticks_of(stat: str) -> int:
     fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": field 3 is fields[0]
     return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def thread_ticks(pid: int) -> dict[int, int]:
+    """CPU ticks of each thread of a process (the main thread has tid == pid)."""
+    ticks = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            ticks[int(task.name)] = _ticks_of((task / "stat").read_text())
+        except (OSError, ValueError):
+            continue
+    return ticks
+
+
+def split_threads(pid: int, before: dict[int, int], after: dict[int, int]) -> tuple[float, float]:
+    """Seconds of CPU between two `thread_ticks` samples: (main thread, all other threads)."""
+    main = (after.get(pid, 0) - before.get(pid, 0)) / TICK
+    others = sum(t - before.get(tid, 0) for tid, t in after.items() if tid != pid) / TICK
+    return main, others

@@ -5,8 +5,9 @@
     .venv/bin/python -m bench.profile --reuse --database postgresql --scenario health
 
 Serves the seeded database with `c42 serve --workers 1` (the app in one process), warms up,
-then samples it with py-spy (all threads, idle ones left out; without stopping the process
-unless --native asks for C frames too) while wrk
+then samples it with py-spy (all threads, Python and C frames, so that waits on the network,
+the GIL or epoll can be told from work; py-spy stops the process for each sample, hence the
+low default rate) while wrk
 drives one scenario. Prints the share of CPU samples per category (`bench.stacks`), the
 inclusive share of key frames, both also as microseconds of worker CPU per request, and the
 hottest leaves. Raw collapsed stacks go to var/bench/profile-<db>-<scenario>.txt (feed them
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios, seed, stacks, wrk
+from bench import cpu, scenarios, seed, stacks, wrk
 from bench.cpu import CpuMeter
 from bench.server import Server
 from bench.targets import BENCH_DIR, targets
@@ -34,14 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n")[0])
     p.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     p.add_argument("--scenario", default="events_list_token")
-    p.add_argument("--seconds", type=float, default=8.0, help="sampled load (default 8)")
+    p.add_argument("--seconds", type=float, default=15.0, help="sampled load (default 15)")
     p.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
-    p.add_argument("--rate", type=int, default=500, help="py-spy samples/s (default 500)")
+    p.add_argument("--rate", type=int, default=100, help="py-spy samples/s (default 100)")
     p.add_argument(
-        "--native",
+        "--python-only",
         action="store_true",
-        help="also C frames (SQLite, libc): finer, but py-spy then stops the process for each "
-        "sample, which slows it several times; use a low --rate",
+        help="no C frames: py-spy need not stop the process per sample (use a higher --rate), "
+        "but waits in C (network, GIL, epoll) then look like work",
     )
     p.add_argument("--reuse", action="store_true", help="reuse the seeded database")
     args = p.parse_args(argv)
@@ -68,14 +69,23 @@ def main(argv: list[str] | None = None) -> int:
         spy = _start_py_spy(py_spy, server.pid, raw, args)
         time.sleep(1.0)  # py-spy attaches
         meter = CpuMeter([server.pid], target.backend_pids)
+        threads_before = cpu.thread_ticks(server.pid)
         result = wrk.run(
             server.url, scenario, wrk.Load(args.seconds, args.connections, 1), [server.pid]
         )
+        main_s, pool_s = cpu.split_threads(server.pid, threads_before, cpu.thread_ticks(server.pid))
         use = meter.stop()
         spy.wait(timeout=args.seconds + 30)
     if result.failures:
         raise SystemExit("; ".join(result.failures))
     report = _report(raw, result.requests, use.server_s, use.database_s, result.rps)
+    per_request = 1e6 / max(result.requests, 1)
+    report["event_loop_thread_cpu_us_per_request"] = round(main_s * per_request, 1)
+    report["other_threads_cpu_us_per_request"] = round(pool_s * per_request, 1)
+    print(
+        f"\nworker CPU by thread: event loop {main_s * per_request:.0f} us/req, threadpool "
+        f"and others {pool_s * per_request:.0f} us/req (from /proc, not sampled)"
+    )
     report.update(scenario=scenario.name, database=target.kind, raw_stacks=str(raw))
     out = BENCH_DIR / f"profile-{target.kind}-{scenario.name}.json"
     out.write_text(json.dumps(report, indent=2))
@@ -86,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 def _start_py_spy(py_spy: str, pid: int, raw: Path, args: argparse.Namespace) -> Any:
     command = [py_spy, "record", "--pid", str(pid), "--rate", str(args.rate), "--format", "raw"]
     command += ["--output", str(raw), "--duration", str(int(args.seconds + 2))]
-    command.append("--native" if args.native else "--nonblocking")
+    command.append("--nonblocking" if args.python_only else "--native")
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

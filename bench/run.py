@@ -65,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=_env("REUSE", "") not in ("", "0"),
         help="reuse a database seeded earlier at the same schema revision",
     )
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=float(_env("WAIT_QUIET", 0)),
+        help="before each database, wait up to this many seconds for the machine to be "
+        "quiet (others using < 10%% of the CPU); on a shared machine, e.g. 600",
+    )
     p.add_argument("--results", type=Path, default=BENCH_DIR / "results.json")
     return p.parse_args(argv)
 
@@ -117,7 +124,7 @@ def bench_target(target: Target, args: argparse.Namespace, load: wrk.Load) -> Ta
         server_version=_server_version(target),
         target_ratios={s.name: s.target_ratio for s in chosen},
     )
-    run.background_cpu_pct = cpu.background_busy(2.0)
+    run.background_cpu_pct = _wait_quiet(args.wait_quiet)
     print(f"  machine busy before start: {run.background_cpu_pct:.0f}% of its CPU", flush=True)
     log = BENCH_DIR / f"server-{target.slug}.log"
     with Server(target.server_url, args.workers, log) as server:
@@ -151,6 +158,17 @@ def bench_target(target: Target, args: argparse.Namespace, load: wrk.Load) -> Ta
         time.sleep(0.2)
         run.workers = server.memory()
     return run
+
+
+def _wait_quiet(patience: float, quiet_pct: float = 10.0) -> float:
+    """The machine's busy share now, after waiting (up to `patience` s) for it to fall."""
+    deadline = time.monotonic() + patience
+    busy = cpu.background_busy(2.0)
+    while busy > quiet_pct and time.monotonic() < deadline:
+        print(f"  waiting for a quiet machine ({busy:.0f}% busy)", flush=True)
+        time.sleep(10)
+        busy = cpu.background_busy(2.0)
+    return busy
 
 
 def _print_round(round_no: int, result: wrk.WrkResult) -> None:

@@ -25,6 +25,9 @@ class Scenario:
     method: str = "GET"
     headers: Mapping[str, str] = field(default_factory=dict)
     body: str | None = None  # sent as is; set Content-Type in headers
+    # When set, wrk sends these header sets in turn (e.g. many users' tokens), on top of
+    # `headers`; the probe uses the first one.
+    header_sets: tuple[Mapping[str, str], ...] = ()
     target_ratio: float | None = None  # req/s of this / req/s of BASELINE, from the issue
     check: Callable[[Any], str | None] | None = None  # JSON body -> problem, or None
 
@@ -33,7 +36,7 @@ class Scenario:
         request = urllib.request.Request(
             base_url + self.path,
             method=self.method,
-            headers=dict(self.headers),
+            headers={**self.headers, **(self.header_sets[0] if self.header_sets else {})},
             data=self.body.encode() if self.body is not None else None,
         )
         try:
@@ -52,19 +55,38 @@ def health(_seeded: Seeded) -> Scenario:
     return Scenario(BASELINE, "/health", check=lambda body: _expect(body, {"status": "ok"}))
 
 
-def events_list_user_token(seeded: Seeded) -> Scenario:
+def _events_page_check(seeded: Seeded) -> Callable[[Any], str | None]:
     def check(body: Any) -> str | None:
         meta = body.get("meta_data", {})
         if meta.get("count") != seeded.visible_events or len(body.get("data", [])) != 10:
             return f"events list: count {meta.get('count')} (want {seeded.visible_events})"
         return None
 
+    return check
+
+
+def events_list_user_token(seeded: Seeded) -> Scenario:
+    """One user, over and over: the issue's scenario."""
     return Scenario(
         "events_list_token",
         "/api/v2/events/?limit=10",
         headers={"Authorization": f"Token {seeded.token}"},
         target_ratio=0.15,
-        check=check,
+        check=_events_page_check(seeded),
+    )
+
+
+def events_list_many_users(seeded: Seeded) -> Scenario | None:
+    """The same page for 100 users spread over the data set, in turn: a working set like real
+    traffic's (one user keeps every page it touches hot, which hides the 10x data set)."""
+    if not seeded.sample_tokens:
+        return None
+    return Scenario(
+        "events_list_100_users",
+        "/api/v2/events/?limit=10",
+        header_sets=tuple({"Authorization": f"Token {t}"} for t in seeded.sample_tokens),
+        target_ratio=0.15,
+        check=_events_page_check(seeded),
     )
 
 
@@ -82,6 +104,7 @@ def events_list_user_token(seeded: Seeded) -> Scenario:
 BUILDERS: list[Callable[[Seeded], Scenario | None]] = [
     health,
     events_list_user_token,
+    events_list_many_users,
 ]
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,8 @@ def run(
     env = dict(os.environ)
     env["C42_WRK_METHOD"] = scenario.method
     env["C42_WRK_BODY"] = scenario.body or ""
-    env["C42_WRK_HEADERS"] = "\n".join(f"{k}: {v}" for k, v in scenario.headers.items())
+    env["C42_WRK_HEADERS"] = _header_lines(scenario.headers)
+    env["C42_WRK_HEADER_SETS"] = "\n\n".join(_header_lines(h) for h in scenario.header_sets)
     command = [
         require_wrk(),
         "--latency",
@@ -110,6 +111,10 @@ def run(
     result = parse(scenario.name, done.stdout)
     result.cpu = cpu
     return result
+
+
+def _header_lines(headers: Mapping[str, str]) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in headers.items())
 
 
 def parse(name: str, output: str) -> WrkResult:
