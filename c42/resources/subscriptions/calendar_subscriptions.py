@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
@@ -46,8 +46,33 @@ def _visible(subject: AuthSubject, *columns: Any) -> Any:
     )
 
 
+def _changed(subject: AuthSubject, since: int) -> Any:
+    """Sync (SPEC §4): subscriptions changed after `since` that relate to the caller — of the
+    calendars they can read, their own even once removed, and those of calendars deleted
+    since — and whether each is gone for the caller (then shown as id + permission only)."""
+    readable = mine.c.permission > 0
+    gone = or_(subs.c.deleted_at.is_not(None), calendars.c.deleted_at.is_not(None), ~readable)
+    return (
+        select(subs, gone.label("gone"))
+        .select_from(subs)
+        .join(calendars, calendars.c.id == subs.c.calendar_id)
+        .join(
+            mine,
+            and_(mine.c.calendar_id == calendars.c.id, mine.c.user_id == subject.user_id),
+        )
+        .where(
+            or_(readable, subs.c.user_id == subject.user_id),
+            or_(
+                subs.c.sync_token > since,
+                and_(calendars.c.deleted_at.is_not(None), calendars.c.sync_token > since),
+            ),
+            *rules.scope_filter(subject),
+        )
+    )
+
+
 def serialize(row: Any) -> dict[str, Any]:
-    if row.deleted_at is not None:
+    if row.deleted_at is not None or getattr(row, "gone", False):
         return {"id": row.id, "permission": NAMES[row.permission]}
     previous = row.previous_permission
     return {
@@ -81,25 +106,21 @@ def list_calendar_subscriptions(
     subscriber_ids: str | None = None,
 ) -> Response:
     conditions: list[Any] = []
-    if sync_token is None:
-        conditions.append(subs.c.deleted_at.is_(None))
-    else:
-        conditions.append(subs.c.sync_token > sync_token)
     if (ids := common.bracket_array(calendar_ids, "calendar_ids")) is not None:
         conditions.append(subs.c.calendar_id.in_(ids))
     if (users := common.bracket_array(subscriber_ids, "subscriber_ids")) is not None:
         conditions.append(subs.c.user_id.in_(users))
     token = current_sync_token(session)
-    count = session.execute(_visible(subject, func.count()).where(*conditions)).scalar_one()
+    if sync_token is None:
+        query = _visible(subject, subs).where(subs.c.deleted_at.is_(None), *conditions)
+    else:
+        query = _changed(subject, sync_token).where(*conditions)
+    count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows: list[Any] = []
     if limit and count > offset:
         rows = list(
             session.execute(
-                _visible(subject, subs)
-                .where(*conditions)
-                .order_by(subs.c.sync_token, subs.c.id)
-                .limit(limit)
-                .offset(offset)
+                query.order_by(subs.c.sync_token, subs.c.id).limit(limit).offset(offset)
             ).all()
         )
     return common.envelope([serialize(r) for r in rows], count, offset, token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -40,8 +40,31 @@ def _visible(subject: AuthSubject, *columns: Any, event_ids: list[str] | None = 
     )
 
 
+def _changed(subject: AuthSubject, since: int, event_ids: list[str] | None) -> Any:
+    """Sync (SPEC §4): subscriptions changed after `since` that relate to the caller — of the
+    events they can read, their own even once removed, and those of events deleted since —
+    and whether each is gone for the caller (then shown as id + permission only)."""
+    access = rules.permission_subquery(subject.user_id, event_ids)
+    readable = access.c.permission > 0
+    gone = or_(subs.c.deleted_at.is_not(None), events.c.deleted_at.is_not(None), ~readable)
+    return (
+        select(subs, gone.label("gone"))
+        .select_from(subs)
+        .join(events, events.c.id == subs.c.event_id)
+        .join(access, access.c.event_id == events.c.id)
+        .where(
+            or_(readable, subs.c.user_id == subject.user_id),
+            or_(
+                subs.c.sync_token > since,
+                and_(events.c.deleted_at.is_not(None), events.c.sync_token > since),
+            ),
+            *rules.scope_filter(subject),
+        )
+    )
+
+
 def serialize(row: Any) -> dict[str, Any]:
-    if row.deleted_at is not None:
+    if row.deleted_at is not None or getattr(row, "gone", False):
         return {"id": row.id, "permission": NAMES[row.permission]}
     previous = row.previous_permission
     return {
@@ -83,8 +106,6 @@ def list_event_subscriptions(
     conditions: list[Any] = []
     if sync_token is None:
         conditions.append(subs.c.deleted_at.is_(None))
-    else:
-        conditions.append(subs.c.sync_token > sync_token)
     if wanted_events is not None:
         conditions.append(subs.c.event_id.in_(wanted_events))
     if (ids := common.bracket_array(subscriber_ids, "subscriber_ids")) is not None:
@@ -97,18 +118,16 @@ def list_event_subscriptions(
             raise InvalidRequest("Unknown rsvp_status.", fields={"rsvp_status": "unknown"})
         conditions.append(subs.c.rsvp_status.in_(statuses))
     token = current_sync_token(session)
-    count = session.execute(
-        _visible(subject, func.count(), event_ids=wanted_events).where(*conditions)
-    ).scalar_one()
+    if sync_token is None:
+        query = _visible(subject, subs, event_ids=wanted_events).where(*conditions)
+    else:
+        query = _changed(subject, sync_token, wanted_events).where(*conditions)
+    count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows: list[Any] = []
     if limit and count > offset:
         rows = list(
             session.execute(
-                _visible(subject, subs, event_ids=wanted_events)
-                .where(*conditions)
-                .order_by(subs.c.sync_token, subs.c.id)
-                .limit(limit)
-                .offset(offset)
+                query.order_by(subs.c.sync_token, subs.c.id).limit(limit).offset(offset)
             ).all()
         )
     return common.envelope([serialize(r) for r in rows], count, offset, token)
