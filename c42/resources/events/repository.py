@@ -102,6 +102,21 @@ def _calendar_relation_changed(user: Any, since: Any) -> Any:
     )
 
 
+def _in_visible_calendar(user: Any, which: Any) -> Any:
+    """The event is in one of `which` calendars *that the caller can see*: like the
+    requester-relative `calendar_ids`, a filter must not reveal that an event is also in
+    someone's private calendar whose id the caller happens to know."""
+    return exists().where(
+        ec.c.event_id == events.c.id,
+        which,
+        cs.c.calendar_id == ec.c.calendar_id,
+        cs.c.user_id == user,
+        cs.c.permission > 0,
+        cals.c.id == ec.c.calendar_id,
+        cals.c.deleted_at.is_(None),
+    )
+
+
 def _from(shape: tuple[Any, ...], rows: bool) -> Any:
     scoped, n_ids, n_svc, n_cal, n_calor, n_type, syncing, _, _ = shape
     user = bindparam("user_id")
@@ -125,14 +140,10 @@ def _from(shape: tuple[Any, ...], rows: bool) -> Any:
     if n_type >= 0:
         conditions.append(events.c.event_type.in_(_binds("type", n_type)))
     for calendar in _binds("cal", max(n_cal, 0)):
-        conditions.append(
-            exists().where(ec.c.event_id == events.c.id, ec.c.calendar_id == calendar)
-        )
+        conditions.append(_in_visible_calendar(user, ec.c.calendar_id == calendar))
     if n_calor >= 0:
         conditions.append(
-            exists().where(
-                ec.c.event_id == events.c.id, ec.c.calendar_id.in_(_binds("calor", n_calor))
-            )
+            _in_visible_calendar(user, ec.c.calendar_id.in_(_binds("calor", n_calor)))
         )
     columns = [
         *EVENT_COLUMNS,
