@@ -58,7 +58,9 @@ def create_user_token(request: Request, session: SessionDep, body: TokenRequest)
         "expires_at": common.fmt_dt(created.expires_at),
         "warning": SERVER_TOKEN_WARNING,
     }
-    return common.one(data, current_sync_token(session), 201)
+    response = common.one(data, current_sync_token(session), 201)
+    response.headers["Cache-Control"] = "no-store"  # it carries a secret (cf. RFC 6749 §5.1)
+    return response
 
 
 @router.get("/")
