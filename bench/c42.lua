@@ -52,9 +52,33 @@ if header_sets ~= "" then
   end
 end
 
+-- C42_WRK_BODIES_FILE (optional): one body per line, each sent once (e.g. refresh tokens,
+-- which rotate). Thread k of C42_WRK_THREADS sends lines k, k + threads, ...; past the end
+-- it sends an empty body, which the server refuses (counted as non-2xx).
+local bodies_file = os.getenv("C42_WRK_BODIES_FILE") or ""
+if bodies_file ~= "" then
+  local bodies, next_body, step = nil, 1, tonumber(os.getenv("C42_WRK_THREADS") or "1")
+  function request()
+    if bodies == nil then
+      bodies = {}
+      local k = 0
+      for line in io.lines(bodies_file) do
+        if k % step == thread_index then
+          table.insert(bodies, line)
+        end
+        k = k + 1
+      end
+    end
+    local one = bodies[next_body] or ""
+    next_body = next_body + 1
+    return wrk.format(nil, nil, nil, one)
+  end
+end
+
 local threads = {}
 
 function setup(thread)
+  thread:set("thread_index", #threads)
   table.insert(threads, thread)
 end
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets as random_secrets
 from datetime import timedelta
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from bench.targets import targets
 from c42.auth import secrets
 from c42.auth.oauth import apps
 from c42.db import Database
@@ -42,6 +44,18 @@ def server_key() -> str:
         key = random_secrets.token_urlsafe(32)
         os.environ[KEY_ENV] = key
     return key
+
+
+def database_of(display_url: str, scale: int) -> Database:
+    """The seeded database of a manifest (whose URL is kept without its password)."""
+    kind = "sqlite" if display_url.startswith("sqlite") else "postgresql"
+    return Database(targets([kind], [scale])[0].url)
+
+
+def basic(client_id: str, client_secret: str) -> str:
+    """RFC 6749 §2.3.1 client_secret_basic."""
+    raw = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    return f"Basic {raw}"
 
 
 def seed_credentials(db: Database, service_id: str, user_id: str) -> dict[str, Any]:
@@ -73,7 +87,8 @@ def rekey(db: Database, client_id: str, client_secret: str) -> None:
 
 
 def refresh_bodies(db: Database, client_id: str, count: int) -> list[str]:
-    """`count` form bodies `grant_type=refresh_token&refresh_token=...`, each a fresh token."""
+    """Up to `count` form bodies `grant_type=refresh_token&refresh_token=...`, each with a
+    fresh refresh token (at most POOL_PER_USER per user)."""
     with db.session(write=True) as session:
         app_id = session.scalar(select(OAuthApp.id).where(OAuthApp.client_id == client_id))
         if app_id is None:
@@ -83,10 +98,8 @@ def refresh_bodies(db: Database, client_id: str, count: int) -> list[str]:
             .where(OAuthToken.app_id == app_id, OAuthToken.refresh_digest.is_not(None))
             .values(refresh_revoked_at=utcnow())
         )
-        users = list(session.scalars(select(User.id).order_by(User.id).limit(count)))
-        capacity = len(users) * POOL_PER_USER
-        if count > capacity:
-            raise SystemExit(f"a pool of {count} refresh tokens needs {count // 24 + 1} users")
+        users = list(session.scalars(select(User.id).order_by(User.id)))
+        count = min(count, len(users) * POOL_PER_USER)  # past that, answers show non-2xx
         values = [secrets.new_opaque_token() for _ in range(count)]
         rows = [
             _row(app_id, users[i % len(users)], None, refresh_token=value)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import oauth as bench_oauth
 from bench.seed import Seeded
 
 BASELINE = "health"  # every other scenario is reported as a ratio of this one's req/s
@@ -28,6 +29,9 @@ class Scenario:
     # When set, wrk sends these header sets in turn (e.g. many users' tokens), on top of
     # `headers`; the probe uses the first one.
     header_sets: tuple[Mapping[str, str], ...] = ()
+    # When set, each wrk run gets `bodies(count)`: `count` bodies sent once each, in order
+    # (for requests that cannot be replayed, e.g. refresh tokens); the probe sends `body`.
+    bodies: Callable[[int], list[str]] | None = None
     target_ratio: float | None = None  # req/s of this / req/s of BASELINE, from the issue
     check: Callable[[Any], str | None] | None = None  # JSON body -> problem, or None
 
@@ -90,21 +94,64 @@ def events_list_many_users(seeded: Seeded) -> Scenario | None:
     )
 
 
-# Planned scenarios, to be added here once their features exist (each needs its credential
-# created in `bench.seed` through the feature's own repository, never faked):
-# - "events_list_bearer": GET /api/v2/events/?limit=10 with `Authorization: Bearer <access
-#   token>` of an OAuth app under `seeded.service_id` (scope service.read); check: count ==
-#   the bench user's events with service_id set that they can read.
-# - "events_list_action_token": the same list with `Authorization: ActionToken <token>` whose
-#   grants include `GET /api/v2/events/`.
-# - "oauth_token_refresh": POST /oauth2/token/ grant_type=refresh_token. Refresh tokens rotate
-#   and a reused one revokes its family, so a fixed body cannot be replayed: it needs a pool
-#   of pre-issued refresh tokens handed out one per request by a Lua `request()` function
-#   (e.g. a C42_WRK_BODIES_FILE read by bench/c42.lua), sized for the run's duration.
+def events_list_bearer(seeded: Seeded) -> Scenario | None:
+    """The issue's list with an OAuth access token of an app of the bench service
+    (`service.read`): the same page, restricted to the service's events."""
+    if not seeded.bearer_token:
+        return None
+
+    def check(body: Any) -> str | None:
+        meta, data = body.get("meta_data", {}), body.get("data", [])
+        if meta.get("count") != seeded.bearer_visible_events or len(data) != 10:
+            return f"bearer list: count {meta.get('count')} (want {seeded.bearer_visible_events})"
+        if any(item.get("service_id") != seeded.service_id for item in data):
+            return "bearer list: an event outside the app's service"
+        return None
+
+    return Scenario(
+        "events_list_bearer",
+        "/api/v2/events/?limit=10",
+        headers={"Authorization": f"Bearer {seeded.bearer_token}"},
+        check=check,
+    )
+
+
+def oauth_token_refresh(seeded: Seeded) -> Scenario | None:
+    """Token issuance at /oauth2/token/: grant_type=refresh_token by a confidential app
+    (HTTP Basic). Each request spends one pre-issued refresh token (they rotate), from a fresh
+    pool per wrk run; a pool used up shows as non-2xx answers."""
+    if not seeded.oauth_client_id:
+        return None
+    db = bench_oauth.database_of(seeded.url, seeded.scale)
+    bench_oauth.rekey(db, seeded.oauth_client_id, seeded.oauth_client_secret)
+
+    def check(body: Any) -> str | None:
+        if body.get("token_type") != "Bearer" or not body.get("refresh_token"):
+            return f"refresh: unexpected answer {sorted(body)}"
+        return None
+
+    return Scenario(
+        "oauth_token_refresh",
+        "/oauth2/token/",
+        method="POST",
+        headers={
+            "Authorization": bench_oauth.basic(seeded.oauth_client_id, seeded.oauth_client_secret),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        body=bench_oauth.refresh_bodies(db, seeded.oauth_client_id, 1)[0],
+        bodies=lambda count: bench_oauth.refresh_bodies(db, seeded.oauth_client_id, count),
+        check=check,
+    )
+
+
+# Planned: "events_list_action_token", the same list with `Authorization: ActionToken <token>`
+# whose grants include `GET /api/v2/events/` (its credential created in `bench.seed`).
 BUILDERS: list[Callable[[Seeded], Scenario | None]] = [
     health,
     events_list_user_token,
     events_list_many_users,
+    events_list_bearer,
+    oauth_token_refresh,
 ]
 
 

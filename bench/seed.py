@@ -29,6 +29,7 @@ from typing import Any
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Table, event, insert, text, update
 
+from bench import oauth as bench_oauth
 from bench.targets import BENCH_DIR, Target, reset, targets
 from c42.access.permissions import Permission
 from c42.auth.user_tokens import repository as user_tokens
@@ -72,6 +73,11 @@ class Seeded:
     service_id: str
     visible_events: int  # what the benchmark user's events list must count (any user's, too)
     sample_tokens: list[str]  # User Tokens of SAMPLE_USERS users spread over the whole range
+    # OAuth (bench/oauth.py): the bench app's credentials and the bench user's access token.
+    oauth_client_id: str = ""
+    oauth_client_secret: str = ""
+    bearer_token: str = ""
+    bearer_visible_events: int = 0  # what the Bearer events list must count
 
 
 def manifest_path(target: Target) -> Path:
@@ -146,6 +152,7 @@ def seed(target: Target, progress: Progress = print) -> Seeded:
                 user_tokens.create(session, user_ids[i * n // SAMPLE_USERS], name="bench").token
                 for i in range(SAMPLE_USERS)
             ]
+        oauth_credentials = bench_oauth.seed_credentials(db, service_id, user_ids[BENCH_USER])
         _analyze(db)
     finally:
         db.dispose()
@@ -164,6 +171,8 @@ def seed(target: Target, progress: Progress = print) -> Seeded:
         sample_tokens=sample,
         service_id=service_id,
         visible_events=_visible_events(n),
+        bearer_visible_events=_visible_service_events(n),
+        **oauth_credentials,
     )
     path = manifest_path(target)
     path.write_text(json.dumps(asdict(seeded), indent=2))
@@ -179,6 +188,13 @@ def _visible_events(n: int) -> int:
     via_work_calendar = (EVENTS_PER_USER + 1) // 2  # odd-numbered events of user i-1
     invited = len([k for k in range(EVENTS_PER_USER) if k % 10 == 5])  # of user i-2
     return own + via_work_calendar + invited
+
+
+def _visible_service_events(n: int) -> int:
+    """What a Bearer token of an app of the bench service reads: the events in Work calendars
+    (odd-numbered ones) among those of `_visible_events`."""
+    odd = [k for k in range(EVENTS_PER_USER) if k % 2 == 1]
+    return len(odd) * 2 + len([k for k in odd if k % 10 == 5])  # own, user i-1's, invited
 
 
 class _Ids:

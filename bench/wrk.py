@@ -15,6 +15,8 @@ from bench.cpu import CpuMeter, CpuUse
 from bench.scenarios import Scenario
 
 SCRIPT = Path(__file__).with_name("c42.lua")
+BODIES_DIR = Path("var/bench")  # one-shot bodies hold secrets: kept beside the manifests
+BODIES_PER_SECOND = 2000  # a pool larger than any run of a writing endpoint here needs
 MARKER = "C42BENCH "
 
 
@@ -103,14 +105,34 @@ def run(
         str(SCRIPT),
         base_url + scenario.path,
     ]
+    bodies_file = _write_bodies(scenario, load, env)
     meter = CpuMeter(server_pids, database_pids)
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    cpu = meter.stop()
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    finally:
+        cpu = meter.stop()
+        if bodies_file is not None:
+            bodies_file.unlink(missing_ok=True)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     result = parse(scenario.name, done.stdout)
     result.cpu = cpu
     return result
+
+
+def _write_bodies(scenario: Scenario, load: Load, env: dict[str, str]) -> Path | None:
+    """One-shot bodies (see `Scenario.bodies`) for this run, one per line, in a private file
+    that bench/c42.lua reads; sized for the run at BODIES_PER_SECOND."""
+    if scenario.bodies is None:
+        return None
+    bodies = scenario.bodies(int(load.duration * BODIES_PER_SECOND) + load.connections)
+    path = BODIES_DIR / f"bodies-{scenario.name}-{os.getpid()}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text("\n".join(bodies) + "\n")
+    env["C42_WRK_BODIES_FILE"] = str(path)
+    env["C42_WRK_THREADS"] = str(load.threads)
+    return path
 
 
 def _header_lines(headers: Mapping[str, str]) -> str:
