@@ -114,7 +114,16 @@ def enforce_limits(
         _t.c.rotated_at.is_(None),
         _t.c.refresh_expires_at > now,
     )
-    for condition, limit in ((and_(live, _t.c.app_id == app_id), per_app_user), (live, per_user)):
+    for_app = _t.c.app_id == app_id
+    total, of_app = session.execute(
+        select(func.count(), func.count().filter(for_app)).where(live)
+    ).one()  # the common case: under both limits, one query
+    for condition, limit, count in (
+        (and_(live, for_app), per_app_user, of_app),
+        (live, per_user, total),
+    ):
+        if count <= limit:
+            continue
         excess = list(
             session.scalars(
                 select(_t.c.id)
