@@ -179,7 +179,8 @@ class HeadersAndLogMiddleware:
                 headers.extend(_SECURITY_HEADERS)
                 state: dict[str, Any] = scope.get("state", {})
                 if state.get("no_store"):
-                    headers.append((b"cache-control", b"no-store"))
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))  # replaces, never doubles
                 message = {**message, "headers": headers}
             await send(message)
 

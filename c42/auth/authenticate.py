@@ -7,7 +7,7 @@ immutable `AuthSubject`. Nothing else reads the header.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,7 +19,7 @@ from c42.auth.subject import AuthSubject, CredentialKind
 from c42.auth.token_cache import TTLCache
 from c42.auth.user_tokens import repository as user_tokens
 from c42.db import Database
-from c42.errors import Forbidden, Unauthorized
+from c42.errors import Forbidden, InvalidRequest, Unauthorized
 from c42.models import utcnow
 
 REALM = 'realm="c42"'
@@ -34,7 +34,21 @@ class Credential:
     from_query: bool = False
 
 
-def parse_authorization(header: str | None, query_token: str | None) -> Credential | None:
+def parse_authorization(
+    headers: Sequence[str] | str | None, query_token: str | None
+) -> Credential | None:
+    """The credential of a request: its Authorization header(s) (all of them, so that a
+    second one is never silently ignored) and the discouraged `access_token` parameter."""
+    values = [headers] if isinstance(headers, str) else list(headers or ())
+    if len(values) > 1:
+        # RFC 9110 §11.6.2 / §5.3: Authorization is a singleton field; never pick one.
+        raise Unauthorized(
+            "More than one Authorization header.", headers={"WWW-Authenticate": CHALLENGE}
+        )
+    header = values[0] if values else None
+    if header and query_token is not None:
+        # RFC 6750 §2 and §3.1: more than one way of sending a token is an invalid request.
+        raise InvalidRequest("Send the token in the Authorization header or the query, not both.")
     if header:
         scheme, _, rest = header.partition(" ")
         kind = _SCHEMES.get(scheme.lower())  # RFC 7235 §2.1: the scheme is case-insensitive

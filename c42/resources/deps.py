@@ -61,7 +61,7 @@ async def authenticated(request: Request) -> AuthSubject:
     query_token = None
     if settings.allow_query_access_token and request.method in ("GET", "HEAD"):
         query_token = request.query_params.get("access_token")  # C42 compat, RFC 6750 §2.3
-    credential = authn.parse_authorization(request.headers.get("authorization"), query_token)
+    credential = authn.parse_authorization(request.headers.getlist("authorization"), query_token)
     if credential is None:
         raise Unauthorized(
             "Authentication credentials were not provided.",
