@@ -49,12 +49,13 @@ def save(
     session.flush()
 
 
-def find(session: Session, code: str) -> OAuthAuthorizationCode | None:
-    return session.scalar(
-        select(OAuthAuthorizationCode).where(
-            OAuthAuthorizationCode.code_digest == secrets.digest(code)
-        )
+def find(session: Session, code: str, *, lock: bool = False) -> OAuthAuthorizationCode | None:
+    """`lock`: take the row lock first (PostgreSQL), so that concurrent redemptions of one code
+    queue here, before they hold any other lock (see `tokens.by_refresh`)."""
+    query = select(OAuthAuthorizationCode).where(
+        OAuthAuthorizationCode.code_digest == secrets.digest(code)
     )
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def claim(session: Session, code_id: str, now: datetime | None = None) -> bool:

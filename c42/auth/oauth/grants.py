@@ -94,7 +94,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        row = codes.find(self.server.session, code)
+        row = codes.find(self.server.session, code, lock=True)
         if row is None:
             return None
         if row.used_at is not None:
@@ -133,7 +133,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         _check_service_param(self.request)
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        row = tokens.by_refresh(self.server.session, refresh_token)
+        row = tokens.by_refresh(self.server.session, refresh_token, lock=True)
         if row is None:
             return None
         if row.rotated_at is not None:

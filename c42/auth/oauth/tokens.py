@@ -57,9 +57,13 @@ def by_access(session: Session, access_token: str) -> OAuthToken | None:
     return session.scalar(select(OAuthToken).where(OAuthToken.access_digest == digest))
 
 
-def by_refresh(session: Session, refresh_token: str) -> OAuthToken | None:
+def by_refresh(session: Session, refresh_token: str, *, lock: bool = False) -> OAuthToken | None:
+    """`lock`: take the row lock first (PostgreSQL), so that every request presenting the same
+    refresh token queues here, before it holds any other lock: its claim and its punishment of a
+    reuse then never deadlock with another's."""
     digest = secrets.digest(refresh_token)
-    return session.scalar(select(OAuthToken).where(OAuthToken.refresh_digest == digest))
+    query = select(OAuthToken).where(OAuthToken.refresh_digest == digest)
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def claim_rotation(session: Session, token_id: str) -> bool:
@@ -147,14 +151,22 @@ def record_event(
 
 
 def _revoke(session: Session, condition: ColumnElement[bool], refresh: bool = True) -> list[str]:
+    """Revoke the matching rows. They are locked first, in id order, so that concurrent
+    revocations of overlapping sets (e.g. 49 losers of a refresh race punishing one family)
+    queue instead of deadlocking on PostgreSQL (SQLite's write lock already serialises)."""
     now = utcnow()
-    digests = list(
-        session.scalars(
-            select(_t.c.access_digest).where(condition, _t.c.access_revoked_at.is_(None))
-        )
-    )
+    rows = session.execute(
+        select(_t.c.id, _t.c.access_digest, _t.c.access_revoked_at)
+        .where(condition)
+        .order_by(_t.c.id)
+        .with_for_update()
+    ).all()
+    if not rows:
+        return []
     values: dict[str, Any] = {"access_revoked_at": func.coalesce(_t.c.access_revoked_at, now)}
     if refresh:
         values["refresh_revoked_at"] = func.coalesce(_t.c.refresh_revoked_at, now)
-    session.execute(update(OAuthToken).where(condition).values(**values))
-    return digests
+    session.execute(
+        update(OAuthToken).where(_t.c.id.in_([row.id for row in rows])).values(**values)
+    )
+    return [row.access_digest for row in rows if row.access_revoked_at is None]
