@@ -105,3 +105,26 @@ def test_missing_token_parameter(web_app: App, client: httpx.Client) -> None:
     answer = _revoke(client, web_app)
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_request"
+
+
+def test_revocation_reaches_another_server_process_within_the_cache_time(
+    browser: Browser, web_app: App, client: httpx.Client, settings: Settings, db: Database
+) -> None:
+    """Another process (here: a second server on the same database) cached the token; it
+    stops accepting it once its cache entry expires (C42_TOKEN_CACHE_SECONDS, at most 1 s)."""
+    import time
+
+    from tests.conftest import LiveServer
+
+    other = LiveServer(settings, db)
+    other.start()
+    try:
+        pair = _tokens(client, browser, web_app)
+        with httpx.Client(base_url=other.url, timeout=30) as elsewhere:
+            assert _api(elsewhere, pair["access_token"]) == 200  # cached over there now
+            assert _revoke(client, web_app, token=pair["access_token"]).status_code == 200
+            assert _api(client, pair["access_token"]) == 401  # here: at once
+            time.sleep(settings.token_cache_seconds + 0.1)
+            assert _api(elsewhere, pair["access_token"]) == 401  # there: after the cache time
+    finally:
+        other.stop()
