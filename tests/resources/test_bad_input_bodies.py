@@ -435,3 +435,23 @@ def test_valid_body_is_accepted(client: httpx.Client, world: World, endpoint: Bo
     response = send_json(client, endpoint.method, world.path(endpoint.path), body, headers)
     assert response.status_code in (200, 201), response.text
     assert len(response.json()["data"]) == 1
+
+
+def test_longest_values_round_trip(client: httpx.Client, world: World) -> None:
+    """The limits are in characters, as PostgreSQL's varchar counts them: the longest
+    multi-byte values are stored and returned unchanged on both databases."""
+    name, title = "é" * 200, "日" * 500
+    cal = send_json(client, "POST", "/api/v2/calendars/", {"name": name}, world.owner.headers)
+    assert cal.status_code == 201, cal.text
+    assert cal.json()["data"][0]["name"] == name
+    location = {"name": "Zoë's café ☕", "lat": 52.37, "lng": 4.89, "tags": ["a", {"b": None}]}
+    body = {**EVENT, "title": title, "start_location": location, "color": "#" + "f" * 31}
+    ev = send_json(client, "POST", "/api/v2/events/", body, world.owner.headers)
+    assert ev.status_code == 201, ev.text
+    got = client.get(f"/api/v2/events/{ev.json()['data'][0]['id']}/", headers=world.owner.headers)
+    data = got.json()["data"][0]
+    assert (data["title"], data["start_location"], data["color"]) == (
+        title,
+        location,
+        body["color"],
+    )
