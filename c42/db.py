@@ -44,8 +44,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA cache_size=-16000")  # 16 MB page cache per connection
-        cursor.execute("PRAGMA mmap_size=268435456")  # read through the OS page cache, no copies
+        # Reads map the file (shared OS page cache) instead of copying pages into a private
+        # cache per connection: faster, and memory stays flat however many connections.
+        cursor.execute("PRAGMA mmap_size=134217728")
         cursor.close()
 
     @event.listens_for(engine, "begin")
