@@ -69,7 +69,14 @@ class TargetRun:
             "seed": self.seed,
             "scenarios": scenarios,
             "workers": [
-                {"pid": w.pid, "peak_mb": round(w.hwm_mb, 1), "rss_mb": round(w.rss_mb, 1)}
+                {
+                    "pid": w.pid,
+                    "peak_mb": round(w.hwm_mb, 1),
+                    "rss_mb": round(w.rss_mb, 1),
+                    "anon_mb": round(w.anon_mb, 1),
+                    "file_mb": round(w.file_mb, 1),
+                    "shmem_mb": round(w.shmem_mb, 1),
+                }
                 for w in self.workers
             ],
             "failures": self.failures,
@@ -148,9 +155,13 @@ def table(runs: list[TargetRun]) -> str:
     for run in runs:
         peaks = ", ".join(f"{w.hwm_mb:.1f}" for w in run.workers) or "?"
         within = all(w.hwm_mb < MEMORY_LIMIT_MB for w in run.workers) and bool(run.workers)
+        now = "; ".join(
+            f"{w.anon_mb:.0f} private + {w.file_mb:.0f} mapped files + {w.shmem_mb:.0f} shm"
+            for w in run.workers
+        )
         lines.append(
             f"worker peak memory (VmHWM) {run.database} x{run.scale}: {peaks} MB"
-            f" (limit {MEMORY_LIMIT_MB:.0f}) {'ok' if within else 'OVER LIMIT'}"
+            f" (limit {MEMORY_LIMIT_MB:.0f}) {'ok' if within else 'OVER LIMIT'}; now: {now} MB"
         )
     for row in scale_comparison(runs):
         lines.append(
@@ -225,3 +236,51 @@ def _run(command: list[str]) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout or done.stderr
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """results.json as the Markdown table of bench/RESULTS.md."""
+    lines = [
+        "| database | scale | scenario | req/s | p50 ms | p99 ms | server CPU us/req "
+        "| db CPU us/req | ratio to health | others' CPU |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in document["runs"]:
+        for name, s in run["scenarios"].items():
+            others = [r["cpu"]["other_pct"] for r in s["rounds"] if r.get("cpu")]
+            ratio = s["ratio_to_health"]
+            target = s.get("target_ratio")
+            verdict = (
+                ""
+                if target is None or ratio is None
+                else (f" ({'meets' if ratio >= target else 'below'} {target})")
+            )
+            lines.append(
+                f"| {run['database']} | x{run['scale']} | {name} | {s['rps']:.0f} "
+                f"| {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {s['server_cpu_us_per_request']:.0f} "
+                f"| {s.get('database_cpu_us_per_request', 0):.0f} "
+                f"| {'' if ratio is None else f'{ratio:.3f}'}{verdict} "
+                f"| {statistics.median(others) if others else 0:.0f}% |"
+            )
+    lines.append("")
+    for run in document["runs"]:
+        peaks = ", ".join(
+            f"{w['peak_mb']:.1f} (now {w.get('anon_mb', 0):.0f} private"
+            f" + {w.get('file_mb', 0):.0f} mapped files)"
+            for w in run["workers"]
+        )
+        lines.append(f"- worker peak memory (VmHWM), {run['database']} x{run['scale']}: {peaks} MB")
+    for row in document.get("scale_comparison", []):
+        lines.append(
+            f"- p99 {row['database']} {row['scenario']}: x1 {row['p99_x1_ms']:.1f} ms, "
+            f"x{row['scale']} {row['p99_big_ms']:.1f} ms: {row['factor']:.2f}x "
+            f"(target <= {row['target']}: {'met' if row['met'] else 'NOT met'})"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m bench.report [var/bench/results.json]
+    import sys
+
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else "var/bench/results.json")
+    print(markdown(json.loads(source.read_text())))

@@ -22,7 +22,10 @@ C42 = Path(sys.executable).parent / "c42"
 class WorkerMemory:
     pid: int
     hwm_mb: float  # VmHWM: peak resident set size
-    rss_mb: float  # VmRSS: now
+    rss_mb: float  # VmRSS: now, the sum of the three below
+    anon_mb: float = 0.0  # RssAnon: private memory (heap, stacks)
+    file_mb: float = 0.0  # RssFile: mapped files: code, and SQLite's mmap of the database
+    shmem_mb: float = 0.0  # RssShmem: shared memory (SQLite's WAL index)
 
 
 def free_port() -> int:
@@ -117,8 +120,16 @@ class Server:
         result = []
         for pid in self.worker_pids():
             fields = _status_fields(pid)
+            mb = {name: value / 1024 for name, value in fields.items()}
             result.append(
-                WorkerMemory(pid, fields.get("VmHWM", 0) / 1024, fields.get("VmRSS", 0) / 1024)
+                WorkerMemory(
+                    pid,
+                    mb.get("VmHWM", 0),
+                    mb.get("VmRSS", 0),
+                    mb.get("RssAnon", 0),
+                    mb.get("RssFile", 0),
+                    mb.get("RssShmem", 0),
+                )
             )
         return result
 
