@@ -87,3 +87,12 @@ def openapi_params(**extra: str) -> dict[str, Any]:
         for n, d in extra.items()
     ]
     return {"parameters": params}
+
+
+def sync_order(table: Any, sync_token: int | None) -> tuple[Any, Any]:
+    """Lists read oldest change first; syncs newest first, so that a change made while a
+    client pages through a sync moves to the front and cannot be skipped (the client then
+    continues from the first page's `meta_data.sync_token`)."""
+    if sync_token is None:
+        return table.c.sync_token.asc(), table.c.id.asc()
+    return table.c.sync_token.desc(), table.c.id.desc()

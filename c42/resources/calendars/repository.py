@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from c42.access import calendars as rules
 from c42.auth.subject import AuthSubject
+from c42.resources.query import sync_order
 
 calendars = rules.calendars
 cs = rules.calendar_subscriptions
@@ -51,7 +52,7 @@ def list_page(
     rows = session.execute(
         _base(subject, calendars, cs.c.permission)
         .where(*conditions)
-        .order_by(calendars.c.sync_token, calendars.c.id)
+        .order_by(*sync_order(calendars, sync_token))
         .limit(limit)
         .offset(offset)
     ).all()

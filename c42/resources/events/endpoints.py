@@ -49,7 +49,9 @@ async def list_events(request: Request, subject: Reader) -> Response:
         event_types=types,
         sync_token=paging.sync_token,
         order_by=query.choice(params, "order_by", ORDER_BY, "sync_token"),
-        order_asc=query.boolean(params, "order_asc", True),
+        # A sync reads newest first by default, so that offset paging never skips a change
+        # made meanwhile (it moves to the front; see the README on synchronising).
+        order_asc=query.boolean(params, "order_asc", paging.sync_token is None),
     )
     db = get_db(request)
     queries = EventQueries(db.statements)

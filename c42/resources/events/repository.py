@@ -177,13 +177,14 @@ def _page_statement(shape: tuple[Any, ...]) -> Any:
                 func.count().over().label("total"),
             ],
         )
-        .order_by(order.asc() if order_asc else order.desc(), events.c.id)
+        # Nulls last on both databases (SQLite would put them first, PostgreSQL last).
+        .order_by((order.asc() if order_asc else order.desc()).nulls_last(), events.c.id)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
         .subquery("page")
     )
     current = select(text("value")).select_from(text("sync_counter")).where(text("id = 1"))
-    sort_key = page.c.sort_key.asc() if order_asc else page.c.sort_key.desc()
+    sort_key = (page.c.sort_key.asc() if order_asc else page.c.sort_key.desc()).nulls_last()
     return (
         select(
             *EVENT_COLUMNS,

@@ -19,6 +19,7 @@ from c42.models import new_id, utcnow
 from c42.resources import common
 from c42.resources.auth import Reader, Writer
 from c42.resources.deps import SessionDep
+from c42.resources.query import sync_order
 from c42.resources.subscriptions import subscribers
 from c42.resources.subscriptions.schemas import EventInvitation, EventSubscriptionChange
 
@@ -127,7 +128,7 @@ def list_event_subscriptions(
     if limit and count > offset:
         rows = list(
             session.execute(
-                query.order_by(subs.c.sync_token, subs.c.id).limit(limit).offset(offset)
+                query.order_by(*sync_order(subs, sync_token)).limit(limit).offset(offset)
             ).all()
         )
     return common.envelope([serialize(r) for r in rows], count, offset, token)
