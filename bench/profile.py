@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "but waits in C (network, GIL, epoll) then look like work",
     )
     p.add_argument("--reuse", action="store_true", help="reuse the seeded database")
+    p.add_argument("--scale", type=int, default=1, help="x 1,000 users (default 1)")
     args = p.parse_args(argv)
 
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             "py-spy is missing: .venv/bin/uv pip install --python .venv/bin/python py-spy"
         )
     wrk.require_wrk()
-    target = targets([args.database], [1])[0]
+    target = targets([args.database], [args.scale])[0]
     seeded = (seed.load_manifest(target) if args.reuse else None) or seed.seed(target)
     scenario = next((s for s in scenarios.build(seeded) if s.name == args.scenario), None)
     if scenario is None:

@@ -36,11 +36,20 @@ class Scenario:
     check: Callable[[Any], str | None] | None = None  # JSON body -> problem, or None
 
     def probe(self, base_url: str) -> str | None:
-        """One request before the load: None when it answers as expected, else the problem."""
+        """Requests before the load, one per header set (each user's data is then read once,
+        so a cold cache does not land in the measured run): None when each answers as
+        expected, else the first problem."""
+        for extra in self.header_sets or ({},):
+            problem = self._probe_one(base_url, {**self.headers, **extra})
+            if problem:
+                return problem
+        return None
+
+    def _probe_one(self, base_url: str, headers: dict[str, str]) -> str | None:
         request = urllib.request.Request(
             base_url + self.path,
             method=self.method,
-            headers={**self.headers, **(self.header_sets[0] if self.header_sets else {})},
+            headers=headers,
             data=self.body.encode() if self.body is not None else None,
         )
         try:
