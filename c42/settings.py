@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     rate_limit_login: str = "10/60"  # attempts per seconds, per IP and per account
     rate_limit_token: str = "120/60"
     max_body_bytes: int = 64 * 1024
+    db_pool_size: int = Field(20, ge=1, le=500)  # PostgreSQL connections kept per process
+    db_max_overflow: int = Field(10, ge=0, le=500)
     access_log: bool = True  # one redacted line per request on the c42.access logger
 
     @field_validator("database_url")
