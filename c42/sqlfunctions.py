@@ -34,3 +34,21 @@ def _postgresql(element: wire_time, compiler: Any, **kw: Any) -> str:
 @compiles(wire_time)
 def _default(element: wire_time, compiler: Any, **kw: Any) -> str:
     raise NotImplementedError("wire_time is defined for SQLite and PostgreSQL only")
+
+
+class comma_joined(FunctionElement[str]):
+    """Aggregate: the values of a column joined by commas (order not guaranteed)."""
+
+    type = String()
+    inherit_cache = True
+    name = "comma_joined"
+
+
+@compiles(comma_joined, "sqlite")
+def _sqlite_joined(element: comma_joined, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(comma_joined, "postgresql")
+def _postgresql_joined(element: comma_joined, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"

@@ -14,7 +14,7 @@ from c42.resources import common, query
 from c42.resources.auth import Reader, Writer
 from c42.resources.deps import SessionDep, get_db, run_read
 from c42.resources.events import serialize, service
-from c42.resources.events.repository import EventFilters, EventQueries
+from c42.resources.events.repository import EventFilters, EventQueries, split_ids
 from c42.resources.events.schemas import EventFields
 
 router = APIRouter(prefix="/api/v2/events", tags=["events"])
@@ -59,8 +59,7 @@ async def list_events(request: Request, subject: Reader) -> Response:
     def page() -> Response:
         with db.raw_read() as conn:
             rows, count, token = queries.list_page(conn, subject, filters, limit, offset)
-            calendars = queries.calendar_ids(conn, subject.user_id, [r["id"] for r in rows])
-        data = [serialize.event(r, calendars.get(r["id"], [])) for r in rows]
+        data = [serialize.event(r, split_ids(r["calendar_ids"])) for r in rows]
         return common.envelope(data, count, offset, token)
 
     return await run_read(db, page)
@@ -70,8 +69,7 @@ def _one(queries: EventQueries, conn: Any, subject: AuthSubject, event_id: str) 
     row = queries.get_one(conn, subject, event_id)
     if row is None:
         raise NotFound("Event not found.")
-    calendars = queries.calendar_ids(conn, subject.user_id, [event_id])
-    return serialize.event(row, calendars.get(event_id, []))
+    return serialize.event(row, split_ids(row["calendar_ids"]))
 
 
 @router.get("/{id}/")
