@@ -15,6 +15,8 @@ from typing import Any
 
 from bench import oauth as bench_oauth
 from bench.seed import Seeded
+from c42.auth.action_tokens import repository as action_tokens
+from c42.auth.subject import Grant
 
 BASELINE = "health"  # every other scenario is reported as a ratio of this one's req/s
 
@@ -153,13 +155,36 @@ def oauth_token_refresh(seeded: Seeded) -> Scenario | None:
     )
 
 
-# Planned: "events_list_action_token", the same list with `Authorization: ActionToken <token>`
-# whose grants include `GET /api/v2/events/` (its credential created in `bench.seed`).
+def events_list_action_token(seeded: Seeded) -> Scenario:
+    """The issue's list with an Action Token of the benchmark user granted `GET /api/v2/events/`
+    (no use limit): its check must cost no more than the User Token's (issue 3)."""
+    db = bench_oauth.database_of(seeded.url, seeded.scale)
+    try:
+        with db.session() as session:
+            created = action_tokens.create(
+                session,
+                user_id=seeded.bench_user_id,
+                creator_id=seeded.bench_user_id,
+                grants=[Grant("GET", "/api/v2/events/")],
+                name="bench",
+            )
+            token = created.token
+    finally:
+        db.dispose()
+    return Scenario(
+        "events_list_action_token",
+        "/api/v2/events/?limit=10",
+        headers={"Authorization": f"ActionToken {token}"},
+        check=_events_page_check(seeded),
+    )
+
+
 BUILDERS: list[Callable[[Seeded], Scenario | None]] = [
     health,
     events_list_user_token,
     events_list_many_users,
     events_list_bearer,
+    events_list_action_token,
     oauth_token_refresh,
 ]
 
