@@ -59,7 +59,7 @@ class APIMiddleware:
             if problem is not None:
                 await _send_error(send, *problem)
                 return
-            receive = self._limited(receive, send)
+            receive = bounded(receive, self.max_body)
         await self.app(scope, receive, send)
 
     def _check_body_headers(self, headers: dict[bytes, bytes]) -> tuple[int, str, str] | None:
@@ -97,24 +97,26 @@ class APIMiddleware:
             return b"", _UNSUPPORTED
         return body, None
 
-    def _limited(self, receive: Receive, send: Send) -> Receive:
-        seen = 0
-        limit = self.max_body
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge()
-            return message
-
-        return limited_receive
-
 
 class BodyTooLarge(Exception):
     pass
+
+
+def bounded(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising BodyTooLarge once the body passes `limit` bytes (the outer
+    HeadersAndLogMiddleware turns that into a 413)."""
+    seen = 0
+
+    async def bounded_receive() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge()
+        return message
+
+    return bounded_receive
 
 
 _UNSUPPORTED = (415, "unsupported_media_type", "The request body must be application/json.")

@@ -6,9 +6,9 @@ pay for cookie parsing and signing.
 from __future__ import annotations
 
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from c42.middleware import BodyTooLarge
+from c42.middleware import bounded
 from c42.settings import Settings
 from c42.web.session import COOKIE_NAME, MAX_AGE, derive_key
 
@@ -33,22 +33,5 @@ class WebMiddleware:
             await self.app(scope, receive, send)
             return
         if scope["method"] == "POST":
-            receive = self._bounded(receive)
+            receive = bounded(receive, self.max_body)  # forms are small
         await self.with_session(scope, receive, send)
-
-    def _bounded(self, receive: Receive) -> Receive:
-        """Forms are small: a body past the limit ends the request with 413 (the outer
-        HeadersAndLogMiddleware turns BodyTooLarge into the error response)."""
-        seen = 0
-        limit = self.max_body
-
-        async def bounded_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge()
-            return message
-
-        return bounded_receive
