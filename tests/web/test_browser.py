@@ -126,7 +126,8 @@ def test_wrong_password_shows_an_error_and_keeps_the_address(
 
 def test_keyboard_focus_order_on_the_login_page(page: Page, server: LiveServer) -> None:
     page.goto(f"{server.url}/accounts/login/")
-    assert page.evaluate("document.activeElement.id") == "email"  # autofocus
+    # autofocus is applied by the renderer shortly after load: wait for it (fails on timeout)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'email'")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "password"
     page.keyboard.press("Tab")
