@@ -203,7 +203,9 @@ def test_register_errors_are_announced_and_focused(page: Page, server: LiveServe
     page.get_by_label("E-mail address").fill("not an address")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    assert page.evaluate("document.activeElement.id") == "email"  # the first field to fix
+    # The answer page focuses the first field to fix once rendered: wait for it (fails on
+    # timeout) instead of racing the navigation.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'email'")
     email = page.get_by_label("E-mail address")
     assert email.get_attribute("aria-invalid") == "true"
     assert "email-error" in (email.get_attribute("aria-describedby") or "")
