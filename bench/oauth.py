@@ -80,7 +80,7 @@ def seed_credentials(db: Database, service_id: str, user_id: str) -> dict[str, A
 def rekey(db: Database, client_id: str, client_secret: str) -> None:
     """Store the client secret's digest under this process's server key."""
     with db.session(write=True) as session:
-        app = apps.find(session, client_id)
+        app = session.scalar(select(OAuthApp).where(OAuthApp.client_id == client_id))
         if app is None:
             raise SystemExit(f"the bench app {client_id} is missing: seed again")
         apps.set_secret(app, server_key(), client_secret)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from c42.compiled import StatementCache
 from c42.settings import get_settings
+from c42.sqlite_lock import WriterLock, writer_lock
 
 WRITE_OPTION = "c42_write"
 
@@ -30,7 +31,8 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _configure_sqlite(engine)
+        on_file = bool(path) and path != ":memory:"
+        _configure_sqlite(engine, writer_lock(path) if on_file else None)
         return engine
     # Enough pooled connections for the concurrency of one worker: connections opened past the
     # pool are closed on return, and reconnecting cost more than the queries (measured).
@@ -43,7 +45,7 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, writer_lock: WriterLock | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
@@ -57,7 +59,30 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         write = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Straight to the driver: a statement through SQLAlchemy's execution machinery costs
+        # more than the transaction it opens (measured on the token endpoint).
+        driver = connection.connection.driver_connection
+        if not write:
+            driver.execute("BEGIN")
+            return
+        if writer_lock is not None:
+            writer_lock.acquire(driver)  # queue for the write lock without busy-sleeping
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            if writer_lock is not None:
+                writer_lock.release(driver)
+            raise
+
+    if writer_lock is not None:
+
+        @event.listens_for(engine, "checkin")
+        def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+            writer_lock.release(dbapi_connection)  # after COMMIT / ROLLBACK has completed
+
+        @event.listens_for(engine, "invalidate")
+        def _on_invalidate(dbapi_connection: Any, _record: Any, _exception: Any) -> None:
+            writer_lock.release(dbapi_connection)
 
 
 class Database:

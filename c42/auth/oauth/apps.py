@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from c42 import compiled
 from c42.auth import secrets
 from c42.auth.oauth.redirect_uris import InvalidRedirectURI, validate_registration
 from c42.auth.subject import SCOPE_READ, SCOPE_WRITE, SERVICE_SCOPES
@@ -22,6 +25,27 @@ from c42.errors import InvalidRequest, NotFound
 from c42.models import OAuthApp, Service
 
 _ORIGIN = re.compile(r"^https?://[^/?#@\s]+$")
+_apps = OAuthApp.__table__
+
+
+class AppRow(NamedTuple):
+    """One oauth_apps row (columns in table order), as the token endpoint reads it."""
+
+    id: str
+    client_id: str
+    client_secret_digest: str | None
+    service_id: str
+    name: str
+    redirect_uris: list[str]
+    allowed_scopes: str
+    is_public: bool
+    allow_silent: bool
+    require_pkce: bool
+    cors_origins: list[str]
+    created: datetime
+
+
+assert AppRow._fields == tuple(_apps.c.keys()), "AppRow must follow the table's columns"
 
 
 @dataclass(frozen=True)
@@ -100,10 +124,17 @@ def create(
     return CreatedApp(app.id, app.client_id, secret, app.service_id)
 
 
-def find(session: Session, client_id: str) -> OAuthApp | None:
+def find(session: Session, client_id: str) -> AppRow | None:
+    """The app with this client_id (a compiled statement: every token request asks)."""
     if not client_id or len(client_id) > 64:
         return None
-    return session.scalar(select(OAuthApp).where(OAuthApp.client_id == client_id))
+    statement = compiled.statement(session, "apps.find", _build_find)
+    rows = statement.rows(compiled.connection_of(session), {"client_id": client_id})
+    return AppRow(*rows[0]) if rows else None
+
+
+def _build_find() -> Any:
+    return select(*_apps.c).where(_apps.c.client_id == bindparam("client_id"))
 
 
 def find_by_name(session: Session, service_id: str, name: str) -> OAuthApp | None:
@@ -116,7 +147,7 @@ def set_secret(app: OAuthApp, server_key: str, client_secret: str) -> None:
     app.client_secret_digest = secrets.keyed_digest(client_secret, server_key)
 
 
-def check_secret(app: OAuthApp, server_key: str, client_secret: str) -> bool:
+def check_secret(app: AppRow | OAuthApp, server_key: str, client_secret: str) -> bool:
     """RFC 6749 §2.3.1, compared in constant time on the digests."""
     if app.is_public or not app.client_secret_digest or not client_secret:
         return False

@@ -7,6 +7,7 @@ punished by revocation, PKCE `S256` only, and C42's `service_id` / `service` par
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
@@ -36,6 +37,13 @@ class PKCE(CodeChallenge):
         if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
         super().validate_code_challenge(grant, redirect_uri)
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """The user a refreshed token is issued to: only its id is needed to store the new pair."""
+
+    id: str
 
 
 def _check_service_param(request: Any) -> None:
@@ -140,7 +148,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             self.server.punish_refresh_reuse(row)  # RFC 9700 §4.14.2
             return None
         token = Token(row, "refresh")
-        if token.is_revoked() or token.is_expired():
+        if token.is_revoked() or token.is_expired():  # revoked includes an unusable account
             return None
         return token
 
@@ -152,8 +160,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The refresh token was already used.")
         return super().create_token_response()
 
-    def authenticate_user(self, refresh_token: Token) -> User | None:
-        return _usable_user(self.server, refresh_token.row.user_id)
+    def authenticate_user(self, refresh_token: Token) -> TokenOwner | None:
+        # The account's state came with the token row (one statement, same transaction).
+        row = refresh_token.row
+        return TokenOwner(row.user_id) if row.user_usable else None
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         pass  # rotated by claim_rotation above; its access token lives out its short life

@@ -1,6 +1,6 @@
 """Authlib's model contracts (RFC 6749 client, authorization code, token) over our rows.
 
-Thin wrappers: the rows stay plain SQLAlchemy models, and every secret check goes through
+Thin wrappers over the records our repositories return, and every secret check goes through
 `apps.check_secret` (constant time, on digests).
 """
 
@@ -12,16 +12,18 @@ from typing import Literal
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
 
 from c42.auth.oauth import apps
+from c42.auth.oauth.apps import AppRow
 from c42.auth.oauth.redirect_uris import default_for, matches
+from c42.auth.oauth.tokens import TokenRow
 from c42.auth.subject import SCOPE_READ
-from c42.models import OAuthApp, OAuthAuthorizationCode, OAuthToken, utcnow
+from c42.models import OAuthAuthorizationCode, utcnow
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")  # RFC 6749 §2.3.1
 GRANT_TYPES = ("authorization_code", "refresh_token")  # no implicit grant (OAuth 2.1)
 
 
 class Client(ClientMixin):
-    def __init__(self, app: OAuthApp, server_key: str) -> None:
+    def __init__(self, app: AppRow, server_key: str) -> None:
         self.app = app
         self.id = app.id
         self.client_id = app.client_id
@@ -89,12 +91,9 @@ class AuthorizationCode(AuthorizationCodeMixin):
 class Token(TokenMixin):
     """One side (`access` or `refresh`) of a stored token pair."""
 
-    def __init__(
-        self, row: OAuthToken, kind: Literal["access", "refresh"], user_usable: bool = True
-    ) -> None:
+    def __init__(self, row: TokenRow, kind: Literal["access", "refresh"]) -> None:
         self.row = row
         self.kind = kind
-        self.user_usable = user_usable
 
     def check_client(self, client: Client) -> bool:
         return self.row.app_id == client.id
@@ -117,7 +116,7 @@ class Token(TokenMixin):
         return expires_at is None or expires_at <= utcnow()
 
     def is_revoked(self) -> bool:
-        if not self.user_usable:
+        if not self.row.user_usable:
             return True  # an inactive or closed account's tokens do not work
         if self.kind == "access":
             return self.row.access_revoked_at is not None

@@ -28,7 +28,7 @@ from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGran
 from c42.auth.oauth.models import Client, Token
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.subject import SERVICE_SCOPES
-from c42.models import OAuthApp, OAuthAuthorizationCode, OAuthToken, User
+from c42.models import OAuthApp, OAuthAuthorizationCode, User
 
 
 class _Issuer(IssuerParameter):
@@ -45,7 +45,7 @@ class OAuthServer(AuthorizationServer):
         self.session = session
         self.config = config
         self.revoked_access_digests: list[str] = []
-        self._apps: dict[str, OAuthApp] = {}
+        self._apps: dict[str, apps.AppRow | OAuthApp] = {}
         self.register_token_generator("default", self._generate_token)
         # RFC 7636: PKCE is checked for every client that sent a challenge; "required" makes
         # the verifier mandatory for public clients at the token endpoint too.
@@ -179,12 +179,10 @@ class OAuthServer(AuthorizationServer):
         for kind in kinds:
             row = (tokens.by_access if kind == "access" else tokens.by_refresh)(self.session, value)
             if row is not None:
-                user = self.session.get(User, row.user_id)
-                usable = user is not None and user.is_active and user.closed_at is None
-                return Token(row, kind, usable)  # type: ignore[arg-type]
+                return Token(row, kind)  # type: ignore[arg-type]
         return None
 
-    def _app(self, app_id: str) -> OAuthApp | None:
+    def _app(self, app_id: str) -> apps.AppRow | OAuthApp | None:
         app = self._apps.get(app_id) or self.session.get(OAuthApp, app_id)
         if app is not None:
             self._apps[app_id] = app
@@ -211,7 +209,7 @@ class OAuthServer(AuthorizationServer):
             revoked_tokens=len(revoked),
         )
 
-    def punish_refresh_reuse(self, row: OAuthToken) -> None:
+    def punish_refresh_reuse(self, row: tokens.TokenRow) -> None:
         """RFC 9700 §4.14.2: reuse of a rotated refresh token revokes its whole family."""
         revoked = tokens.revoke_family(self.session, row.family_id)
         self.revoked_access_digests.extend(revoked)

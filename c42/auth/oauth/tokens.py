@@ -1,6 +1,11 @@
 """Storage of OAuth token pairs, keyed by SHA-256 digests (the database never holds a usable
 token), and the security event log entries their misuse writes.
 
+The statements of the token endpoint's hot path (look-up, rotation claim, insert, limit count)
+are compiled once and run on the unit of work's DB-API connection (`c42.compiled`): through
+the ORM they cost several times the token endpoint's whole budget. Rows come back as
+`TokenRow` records.
+
 Every function that revokes returns the access-token digests it revoked, so the caller can
 evict them from the credential cache once the transaction has committed.
 """
@@ -8,17 +13,59 @@ evict them from the credential cache once the transaction has committed.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, select, update
+from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
+from c42 import compiled
 from c42.auth import secrets
-from c42.models import OAuthToken, SecurityEvent, new_id, utcnow
+from c42.models import OAuthToken, SecurityEvent, User, new_id, utcnow
 
 log = logging.getLogger("c42.security")
 _t = OAuthToken.__table__
+_users = User.__table__
+
+
+class TokenRow(NamedTuple):
+    """One oauth_tokens row (columns in table order) and whether its user may still use it."""
+
+    id: str
+    app_id: str
+    user_id: str
+    access_digest: str
+    refresh_digest: str | None
+    scope: str
+    family_id: str
+    code_id: str | None
+    issued_at: datetime
+    access_expires_at: datetime
+    refresh_expires_at: datetime | None
+    access_revoked_at: datetime | None
+    refresh_revoked_at: datetime | None
+    rotated_at: datetime | None
+    user_usable: bool  # active and not closed (a merged sandbox)
+
+
+assert TokenRow._fields[:-1] == tuple(_t.c.keys()), "TokenRow must follow the table's columns"
+
+
+def _select_by(column: ColumnElement[Any], *, lock: bool) -> Any:
+    usable = and_(_users.c.is_active.is_(True), _users.c.closed_at.is_(None))
+    query = (
+        select(*_t.c, usable.label("user_usable"))
+        .join_from(_t, _users, _users.c.id == _t.c.user_id)
+        .where(column == bindparam("digest"))
+    )
+    return query.with_for_update(of=_t) if lock else query
+
+
+def _one(session: Session, key: str, build: Any, digest: str) -> TokenRow | None:
+    statement = compiled.statement(session, key, build)
+    rows = statement.rows(compiled.connection_of(session), {"digest": digest})
+    return TokenRow(*rows[0]) if rows else None
 
 
 def insert(
@@ -33,55 +80,81 @@ def insert(
     code_id: str | None,
     access_lifetime: int,
     refresh_lifetime: int,
-) -> OAuthToken:
+) -> str:
+    """Store a new pair (digests only); returns its id."""
     now = utcnow()
-    row = OAuthToken(
-        app_id=app_id,
-        user_id=user_id,
-        access_digest=secrets.digest(access_token),
-        refresh_digest=secrets.digest(refresh_token) if refresh_token else None,
-        scope=scope,
-        family_id=family_id or new_id(),
-        code_id=code_id,
-        issued_at=now,
-        access_expires_at=now + timedelta(seconds=access_lifetime),
-        refresh_expires_at=now + timedelta(seconds=refresh_lifetime) if refresh_token else None,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    row = {
+        "id": new_id(),
+        "app_id": app_id,
+        "user_id": user_id,
+        "access_digest": secrets.digest(access_token),
+        "refresh_digest": secrets.digest(refresh_token) if refresh_token else None,
+        "scope": scope,
+        "family_id": family_id or new_id(),
+        "code_id": code_id,
+        "issued_at": now,
+        "access_expires_at": now + timedelta(seconds=access_lifetime),
+        "refresh_expires_at": now + timedelta(seconds=refresh_lifetime) if refresh_token else None,
+        "access_revoked_at": None,
+        "refresh_revoked_at": None,
+        "rotated_at": None,
+    }
+    statement = compiled.statement(session, "tokens.insert", _build_insert)
+    statement.rowcount(compiled.connection_of(session), row)
+    return str(row["id"])
 
 
-def by_access(session: Session, access_token: str) -> OAuthToken | None:
+def _build_insert() -> Any:
+    return sql_insert(_t).values({name: bindparam(name) for name in _t.c.keys()})  # noqa: SIM118
+
+
+def by_access(session: Session, access_token: str) -> TokenRow | None:
     digest = secrets.digest(access_token)
-    return session.scalar(select(OAuthToken).where(OAuthToken.access_digest == digest))
+    return _one(session, "tokens.by_access", _build_by_access, digest)
 
 
-def by_refresh(session: Session, refresh_token: str, *, lock: bool = False) -> OAuthToken | None:
+def by_refresh(session: Session, refresh_token: str, *, lock: bool = False) -> TokenRow | None:
     """`lock`: take the row lock first (PostgreSQL), so that every request presenting the same
     refresh token queues here, before it holds any other lock: its claim and its punishment of a
     reuse then never deadlock with another's."""
     digest = secrets.digest(refresh_token)
-    query = select(OAuthToken).where(OAuthToken.refresh_digest == digest)
-    return session.scalar(query.with_for_update() if lock else query)
+    if lock:
+        return _one(session, "tokens.by_refresh.lock", _build_by_refresh_locked, digest)
+    return _one(session, "tokens.by_refresh", _build_by_refresh, digest)
+
+
+def _build_by_access() -> Any:
+    return _select_by(_t.c.access_digest, lock=False)
+
+
+def _build_by_refresh() -> Any:
+    return _select_by(_t.c.refresh_digest, lock=False)
+
+
+def _build_by_refresh_locked() -> Any:
+    return _select_by(_t.c.refresh_digest, lock=True)
 
 
 def claim_rotation(session: Session, token_id: str) -> bool:
     """Mark a refresh token used (rotated) if it still is live; True for the one winner of
     any number of concurrent refreshes (one conditional UPDATE, checked by rowcount)."""
-    now = utcnow()
-    result = session.execute(
-        update(OAuthToken)
+    statement = compiled.statement(session, "tokens.claim_rotation", _build_claim_rotation)
+    params = {"token_id": token_id, "now": utcnow()}
+    return statement.rowcount(compiled.connection_of(session), params) == 1
+
+
+def _build_claim_rotation() -> Any:
+    now = bindparam("now", type_=_t.c.rotated_at.type)
+    return (
+        update(_t)
         .where(
-            _t.c.id == token_id,
+            _t.c.id == bindparam("token_id"),
             _t.c.rotated_at.is_(None),
             _t.c.refresh_revoked_at.is_(None),
             _t.c.refresh_expires_at > now,
         )
         .values(rotated_at=now)
     )
-    assert isinstance(result, CursorResult)
-    return result.rowcount == 1
 
 
 def revoke_access(session: Session, token_id: str) -> list[str]:
@@ -111,19 +184,14 @@ def enforce_limits(
 ) -> None:
     """Past a limit of live refresh tokens, the oldest stop working (SPEC §5.3)."""
     now = utcnow()
-    live = and_(
-        _t.c.user_id == user_id,
-        _t.c.refresh_digest.is_not(None),
-        _t.c.refresh_revoked_at.is_(None),
-        _t.c.rotated_at.is_(None),
-        _t.c.refresh_expires_at > now,
-    )
-    for_app = _t.c.app_id == app_id
-    total, of_app = session.execute(
-        select(func.count(), func.count().filter(for_app)).where(live)
-    ).one()  # the common case: under both limits, one query
+    statement = compiled.statement(session, "tokens.count_live", _build_count_live)
+    params = {"user_id": user_id, "app_id": app_id, "now": now}
+    [(total, of_app)] = statement.rows(compiled.connection_of(session), params)
+    if of_app <= per_app_user and total <= per_user:
+        return  # the common case: under both limits, one query
+    live = and_(_t.c.user_id == user_id, _live(now))
     for condition, limit, count in (
-        (and_(live, for_app), per_app_user, of_app),
+        (and_(live, _t.c.app_id == app_id), per_app_user, of_app),
         (live, per_user, total),
     ):
         if count <= limit:
@@ -137,9 +205,23 @@ def enforce_limits(
             )
         )
         if excess:
-            session.execute(
-                update(OAuthToken).where(_t.c.id.in_(excess)).values(refresh_revoked_at=now)
-            )
+            session.execute(update(_t).where(_t.c.id.in_(excess)).values(refresh_revoked_at=now))
+
+
+def _live(now: Any) -> ColumnElement[bool]:
+    return and_(
+        _t.c.refresh_digest.is_not(None),
+        _t.c.refresh_revoked_at.is_(None),
+        _t.c.rotated_at.is_(None),
+        _t.c.refresh_expires_at > now,
+    )
+
+
+def _build_count_live() -> Any:
+    now = bindparam("now", type_=_t.c.refresh_expires_at.type)
+    for_app = _t.c.app_id == bindparam("app_id")
+    live = and_(_t.c.user_id == bindparam("user_id"), _live(now))
+    return select(func.count(), func.count().filter(for_app)).where(live)
 
 
 def record_event(

@@ -11,9 +11,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from c42.auth.oauth.apps import AppRow
 from c42.auth.subject import SERVICE_SCOPES
 from c42.emails import InvalidEmail, normalise_email
-from c42.models import OAuthApp, ServiceSubscription, User, utcnow
+from c42.models import ServiceSubscription, User, utcnow
 
 INVALID_REQUEST = "invalid_request"
 INTERACTION_REQUIRED = "interaction_required"  # OpenID Connect Core 1.0 §3.1.2.6
@@ -32,7 +33,7 @@ class SilentRefusal(Exception):
         self.description = description
 
 
-def check_app(app: OAuthApp) -> None:
+def check_app(app: AppRow) -> None:
     """SPEC §5.4: only apps flagged for silent OAuth, and only confidential ones (RFC 8252
     §8.6: a public client's identity cannot be proven, so anyone knowing an address could
     open its sandbox)."""

@@ -1,0 +1,73 @@
+"""One SQLite writer at a time across every process serving the same database file.
+
+SQLite already allows only one write transaction at a time, but a writer that finds the lock
+taken waits in its busy handler, which sleeps in growing steps (up to 100 ms) and retries.
+Under concurrent writers (the token endpoint under load) that leaves the CPU idle while
+writers sleep past the moment the lock was freed: throughput collapsed and p99 reached
+seconds (bench/RESULTS.md). So write transactions first queue here — a lock per process,
+then `flock` on a sidecar file shared by all processes — whose waiters wake as soon as the
+holder lets go. SQLite's own locking still guarantees correctness; this only orders writers.
+
+The lock is taken when a write transaction begins (`BEGIN IMMEDIATE`) and released when its
+connection goes back to the pool, i.e. after COMMIT or ROLLBACK has completed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from typing import Any
+
+WAIT_SECONDS = 30.0  # as SQLite's busy timeout: then "database is locked", as before
+_locks: dict[str, WriterLock] = {}
+_locks_guard = threading.Lock()
+
+
+def writer_lock(database_path: str) -> WriterLock:
+    """The process's one lock for this database file, shared by all its engines (so that within
+    a process only the thread lock, which has a timeout, is ever waited on)."""
+    key = os.path.realpath(database_path)
+    with _locks_guard:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = WriterLock(key)
+        return lock
+
+
+class WriterLock:
+    def __init__(self, database_path: str) -> None:
+        self._path = database_path + ".writer-lock"
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+        self.owner: Any = None  # the DB-API connection holding the lock
+
+    def _file(self) -> int:
+        # An open file description shared with a forked parent would share its flock too:
+        # each process opens its own.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self, dbapi_connection: Any) -> None:
+        if not self._thread_lock.acquire(timeout=WAIT_SECONDS):
+            raise sqlite3.OperationalError("database is locked")
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)  # blocking: wakes when the holder unlocks
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        self.owner = dbapi_connection
+
+    def release(self, dbapi_connection: Any) -> None:
+        """Release if this connection holds the lock (called for every check-in)."""
+        if dbapi_connection is None or self.owner is not dbapi_connection:
+            return
+        self.owner = None
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
