@@ -45,7 +45,7 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine, writer_lock: WriterLock | None) -> None:
+def _configure_sqlite(engine: Engine, lock: WriterLock | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
@@ -65,24 +65,24 @@ def _configure_sqlite(engine: Engine, writer_lock: WriterLock | None) -> None:
         if not write:
             driver.execute("BEGIN")
             return
-        if writer_lock is not None:
-            writer_lock.acquire(driver)  # queue for the write lock without busy-sleeping
+        if lock is not None:
+            lock.acquire(driver)  # queue for the write lock without busy-sleeping
         try:
             driver.execute("BEGIN IMMEDIATE")
         except BaseException:
-            if writer_lock is not None:
-                writer_lock.release(driver)
+            if lock is not None:
+                lock.release(driver)
             raise
 
-    if writer_lock is not None:
+    if lock is not None:
 
         @event.listens_for(engine, "checkin")
         def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
-            writer_lock.release(dbapi_connection)  # after COMMIT / ROLLBACK has completed
+            lock.release(dbapi_connection)  # after COMMIT / ROLLBACK has completed
 
         @event.listens_for(engine, "invalidate")
         def _on_invalidate(dbapi_connection: Any, _record: Any, _exception: Any) -> None:
-            writer_lock.release(dbapi_connection)
+            lock.release(dbapi_connection)
 
 
 class Database:
@@ -92,6 +92,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
+        path = url.split("///", 1)[-1] if self.is_sqlite else ""
+        # The writers' queue of a SQLite file (the same object make_engine wired in).
+        self.writer_lock = writer_lock(path) if path and path != ":memory:" else None
         self.statements = StatementCache(self.engine)
         self._local = threading.local()
         self._read = sessionmaker(self.engine, expire_on_commit=False)

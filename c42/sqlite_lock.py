@@ -9,7 +9,10 @@ then `flock` on a sidecar file shared by all processes — whose waiters wake as
 holder lets go. SQLite's own locking still guarantees correctness; this only orders writers.
 
 The lock is taken when a write transaction begins (`BEGIN IMMEDIATE`) and released when its
-connection goes back to the pool, i.e. after COMMIT or ROLLBACK has completed.
+connection goes back to the pool, i.e. after COMMIT or ROLLBACK has completed. A caller that
+wants to run a short write transaction inline on the event loop first `try_reserve()`s it:
+the event loop must never wait for a writer of its own process, which may itself be waiting
+for the event loop (a request's transaction can span awaits).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class WriterLock:
         self._fd: int | None = None
         self._pid = 0
         self.owner: Any = None  # the DB-API connection holding the lock
+        self._reserved_for: int | None = None  # thread that took the lock by try_reserve()
 
     def _file(self) -> int:
         # An open file description shared with a forked parent would share its flock too:
@@ -52,7 +56,32 @@ class WriterLock:
             self._pid = os.getpid()
         return self._fd
 
+    def try_reserve(self) -> bool:
+        """Take the lock for the next write transaction this thread begins, unless another
+        thread of this process holds it (False: never wait for those, they may be waiting
+        for this event loop). Another process's writer is waited for: it does not depend on
+        this process, and its transactions are short."""
+        if not self._thread_lock.acquire(blocking=False):
+            return False
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        self._reserved_for = threading.get_ident()
+        return True
+
+    def end_reservation(self) -> None:
+        """Give back a reservation no transaction used (after its transaction, a no-op)."""
+        if self._reserved_for == threading.get_ident():
+            self._reserved_for = None
+            self._unlock()
+
     def acquire(self, dbapi_connection: Any) -> None:
+        if self._reserved_for == threading.get_ident():
+            self._reserved_for = None  # taken by try_reserve() for this transaction
+            self.owner = dbapi_connection
+            return
         if not self._thread_lock.acquire(timeout=WAIT_SECONDS):
             raise sqlite3.OperationalError("database is locked")
         try:
@@ -67,6 +96,9 @@ class WriterLock:
         if dbapi_connection is None or self.owner is not dbapi_connection:
             return
         self.owner = None
+        self._unlock()
+
+    def _unlock(self) -> None:
         try:
             fcntl.flock(self._file(), fcntl.LOCK_UN)
         finally:
