@@ -17,7 +17,7 @@ from c42.db import Database
 from c42.middleware import APIMiddleware, HeadersAndLogMiddleware
 from c42.resources.router import api_routers
 from c42.settings import Settings, get_settings
-from c42.web.router import install_web
+from c42.web.router import install_web, web_routers
 
 log = logging.getLogger("c42")
 _HEALTH = orjson.dumps({"status": "ok"})
@@ -41,10 +41,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def health() -> Response:
         return Response(_HEALTH, media_type="application/json")
 
-    for router in api_routers():
+    # FastAPI tries routes in order, at a cost per route tried: the hottest paths first
+    # (each list names its hottest router first: the events list, the token endpoint).
+    api, web = api_routers(), web_routers()
+    for router in [api[0], web[0], *api[1:], *web[1:]]:
         app.include_router(router)
     _install_error_handlers(app)
-    install_web(app, settings)  # pages, /static/, session (innermost: wraps only the routes)
+    install_web(app, settings)  # /static/, session (innermost: wraps only the routes)
     app.add_middleware(APIMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeadersAndLogMiddleware, log=settings.access_log)
     return app

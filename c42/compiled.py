@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable, Select
+
+from c42.unit_of_work import UnitOfWork
 
 _MAX_SHAPES = 512
 
@@ -117,19 +118,20 @@ class CompiledStatement:
 _compiled: dict[tuple[str, Hashable], CompiledStatement] = {}
 
 
-def statement(
-    session: Session, key: Hashable, build: Callable[[], Executable]
-) -> CompiledStatement:
-    """The statement `key` for the session's dialect, built and compiled on first use.
-    `key` names one fixed statement (module-level constants): this cache does not evict."""
-    dialect = session.get_bind().dialect
+def statement(work: Any, key: Hashable, build: Callable[[], Executable]) -> CompiledStatement:
+    """The statement `key` for the dialect of `work` (a Session or a UnitOfWork), built and
+    compiled on first use. `key` names one fixed statement: this cache does not evict."""
+    dialect = work.connection.dialect if isinstance(work, UnitOfWork) else work.get_bind().dialect
     compiled = _compiled.get((dialect.name, key))
     if compiled is None:
         compiled = _compiled[(dialect.name, key)] = CompiledStatement(build(), dialect)
     return compiled
 
 
-def connection_of(session: Session) -> Any:
-    """The DB-API connection of the session's transaction (begun if it was not yet: BEGIN
-    IMMEDIATE for a write session on SQLite), so compiled statements share its unit of work."""
-    return session.connection().connection.dbapi_connection
+def connection_of(work: Any) -> Any:
+    """The DB-API connection of a unit of work's transaction, or of a Session's (begun if it
+    was not yet: BEGIN IMMEDIATE for a write session on SQLite), so that compiled statements
+    share the caller's transaction."""
+    if isinstance(work, UnitOfWork):
+        return work.dbapi
+    return work.connection().connection.dbapi_connection

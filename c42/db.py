@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from c42.compiled import StatementCache
 from c42.settings import get_settings
 from c42.sqlite_lock import WriterLock, writer_lock
+from c42.unit_of_work import UnitOfWork
 
 WRITE_OPTION = "c42_write"
 
@@ -98,9 +99,8 @@ class Database:
         self.statements = StatementCache(self.engine)
         self._local = threading.local()
         self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
-        )
+        self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self, write: bool = True) -> Iterator[Session]:
@@ -114,6 +114,20 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """A write transaction on a Core connection (BEGIN IMMEDIATE on SQLite): committed on
+        success, rolled back on any exception. Compiled statements run on it directly; an
+        ORM session joins it only if asked for (`uow.session`). For the token endpoint, whose
+        hot path needs no ORM: an ORM session's own bookkeeping cost more than its queries."""
+        with self._write_engine.connect() as connection, connection.begin():
+            work = UnitOfWork(connection)
+            try:
+                yield work
+                work.flush()
+            finally:
+                work.close()
 
     @contextmanager
     def raw_read(self) -> Iterator[Any]:

@@ -40,13 +40,16 @@ def writer_lock(database_path: str) -> WriterLock:
 
 
 class WriterLock:
+    """A per-process lock (only one thread of a process writes at a time) in front of an
+    flock shared by all processes (only one process writes at a time)."""
+
     def __init__(self, database_path: str) -> None:
         self._path = database_path + ".writer-lock"
         self._thread_lock = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
-        self.owner: Any = None  # the DB-API connection holding the lock
-        self._reserved_for: int | None = None  # thread that took the lock by try_reserve()
+        self.owner: Any = None  # the DB-API connection whose transaction holds the lock
+        self._reserved_for: int | None = None  # thread holding the process lock by try_reserve()
 
     def _file(self) -> int:
         # An open file description shared with a forked parent would share its flock too:
@@ -57,49 +60,42 @@ class WriterLock:
         return self._fd
 
     def try_reserve(self) -> bool:
-        """Take the lock for the next write transaction this thread begins, unless another
-        thread of this process holds it (False: never wait for those, they may be waiting
-        for this event loop). Another process's writer is waited for: it does not depend on
-        this process, and its transactions are short."""
+        """Take the process's lock for the write transactions this thread is about to run,
+        unless another thread of this process holds it (False: never wait for those, they may
+        be waiting for this event loop). The cross-process lock is taken only when each
+        transaction begins: another process's writer is waited for then (it does not depend
+        on this process, and holds the lock only from BEGIN to COMMIT)."""
         if not self._thread_lock.acquire(blocking=False):
             return False
-        try:
-            fcntl.flock(self._file(), fcntl.LOCK_EX)
-        except BaseException:
-            self._thread_lock.release()
-            raise
         self._reserved_for = threading.get_ident()
         return True
 
     def end_reservation(self) -> None:
-        """Give back a reservation no transaction used (after its transaction, a no-op)."""
         if self._reserved_for == threading.get_ident():
             self._reserved_for = None
-            self._unlock()
+            self._thread_lock.release()
 
     def acquire(self, dbapi_connection: Any) -> None:
-        if self._reserved_for == threading.get_ident():
-            self._reserved_for = None  # taken by try_reserve() for this transaction
-            self.owner = dbapi_connection
-            return
-        if not self._thread_lock.acquire(timeout=WAIT_SECONDS):
+        """At BEGIN IMMEDIATE of a write transaction."""
+        reserved = self._reserved_for == threading.get_ident()
+        if not reserved and not self._thread_lock.acquire(timeout=WAIT_SECONDS):
             raise sqlite3.OperationalError("database is locked")
         try:
             fcntl.flock(self._file(), fcntl.LOCK_EX)  # blocking: wakes when the holder unlocks
         except BaseException:
-            self._thread_lock.release()
+            if not reserved:
+                self._thread_lock.release()
             raise
         self.owner = dbapi_connection
 
     def release(self, dbapi_connection: Any) -> None:
-        """Release if this connection holds the lock (called for every check-in)."""
+        """After COMMIT or ROLLBACK (called for every check-in: a no-op for other
+        connections)."""
         if dbapi_connection is None or self.owner is not dbapi_connection:
             return
         self.owner = None
-        self._unlock()
-
-    def _unlock(self) -> None:
         try:
             fcntl.flock(self._file(), fcntl.LOCK_UN)
         finally:
-            self._thread_lock.release()
+            if self._reserved_for != threading.get_ident():
+                self._thread_lock.release()  # else the reservation keeps it until it ends

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, select, union_all
 
 from c42.auth.subject import AuthSubject
 from c42.models import Calendar, CalendarSubscription, Event, EventCalendar, EventSubscription
@@ -30,46 +30,41 @@ def permission_subquery(
     `user_id` and `event_ids` are values or bind parameters (the hot path compiles this once).
     With `lost`, calendars the user left or that were deleted still relate their events, with
     permission 0: a sync then reports those events as removed (SPEC §4).
+
+    Two disjoint parts, so that only the calendar part needs grouping: the events with a
+    direct subscription (it overrules), and the best calendar permission of the others.
+    (One GROUP BY over the union of both cost SQLite ~40% more instructions.)
     """
     direct = select(
         event_subscriptions.c.event_id,
-        event_subscriptions.c.permission.label("perm"),
-        literal(1).label("direct"),
+        event_subscriptions.c.permission.label("permission"),
     ).where(event_subscriptions.c.user_id == user_id)
     live = and_(calendar_subscriptions.c.permission > 0, calendars.c.deleted_at.is_(None))
+    permission = (
+        case((live, calendar_subscriptions.c.permission), else_=0)
+        if lost
+        else calendar_subscriptions.c.permission
+    )
+    has_direct = exists().where(
+        event_subscriptions.c.event_id == event_calendars.c.event_id,
+        event_subscriptions.c.user_id == user_id,
+    )
     via_calendar = (
-        select(
-            event_calendars.c.event_id,
-            (
-                case((live, calendar_subscriptions.c.permission), else_=0)
-                if lost
-                else calendar_subscriptions.c.permission
-            ).label("perm"),
-            literal(0).label("direct"),
-        )
+        select(event_calendars.c.event_id, func.max(permission).label("permission"))
         .join(
             calendar_subscriptions,
             calendar_subscriptions.c.calendar_id == event_calendars.c.calendar_id,
         )
         .join(calendars, calendars.c.id == event_calendars.c.calendar_id)
-        .where(calendar_subscriptions.c.user_id == user_id)
+        .where(calendar_subscriptions.c.user_id == user_id, ~has_direct)
+        .group_by(event_calendars.c.event_id)
     )
     if not lost:
         via_calendar = via_calendar.where(live)
     if event_ids is not None:
         direct = direct.where(event_subscriptions.c.event_id.in_(event_ids))
         via_calendar = via_calendar.where(event_calendars.c.event_id.in_(event_ids))
-    relations = union_all(direct, via_calendar).subquery("relations")
-    has_direct = func.max(relations.c.direct) == 1
-    direct_perm = func.max(case((relations.c.direct == 1, relations.c.perm)))
-    return (
-        select(
-            relations.c.event_id,
-            case((has_direct, direct_perm), else_=func.max(relations.c.perm)).label("permission"),
-        )
-        .group_by(relations.c.event_id)
-        .subquery("access")
-    )
+    return union_all(direct, via_calendar).subquery("access")
 
 
 def scope_filter(subject: AuthSubject) -> list[ColumnElement[bool]]:

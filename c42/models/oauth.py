@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from c42.models.base import Base, new_id, utcnow
+
+# A refresh token that still works, unless expired (the predicate of a partial index below).
+LIVE_REFRESH = "refresh_digest IS NOT NULL AND refresh_revoked_at IS NULL AND rotated_at IS NULL"
 
 
 class OAuthApp(Base):
@@ -64,6 +67,19 @@ class OAuthToken(Base):
     access_revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     refresh_revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime)  # refresh token was used
+
+    __table_args__ = (
+        # Live refresh tokens per user (the limits of SPEC §5.3, counted on every issuance):
+        # only live rows are in it, so the count stays small however long the history.
+        Index(
+            "ix_oauth_tokens_live_refresh",
+            "user_id",
+            "app_id",
+            "refresh_expires_at",
+            sqlite_where=text(LIVE_REFRESH),
+            postgresql_where=text(LIVE_REFRESH),
+        ),
+    )
 
 
 class OAuthConsent(Base):

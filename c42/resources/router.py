@@ -14,10 +14,11 @@ from c42.resources.tokens.user_tokens import router as user_tokens
 
 
 def api_routers() -> list[APIRouter]:
+    """Hottest first (see create_app)."""
     return [
+        events,
         services,
         calendars,
-        events,
         event_subscriptions,
         calendar_subscriptions,
         user_tokens,

@@ -1,6 +1,6 @@
 """Pure ASGI middleware for the browser-facing paths: the signed session cookie and a bound on
 request bodies. The API (/api/), the health check and static files skip both, so they never
-pay for cookie parsing and signing.
+pay for cookie parsing and signing; the OAuth machine endpoints skip the session.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from c42.settings import Settings
 from c42.web.session import COOKIE_NAME, MAX_AGE, derive_key
 
 _SKIP = ("/api/", "/health", "/static/")
+# Machine-to-machine endpoints (RFC 6749 §3.2, RFC 7009, RFC 7662, RFC 8414): no cookies.
+_NO_SESSION = ("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/.well-known/")
 
 
 class WebMiddleware:
@@ -34,4 +36,7 @@ class WebMiddleware:
             return
         if scope["method"] == "POST":
             receive = bounded(receive, self.max_body)  # forms are small
+        if scope["path"].startswith(_NO_SESSION):
+            await self.app(scope, receive, send)
+            return
         await self.with_session(scope, receive, send)

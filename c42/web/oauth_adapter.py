@@ -1,7 +1,7 @@
 """The one Starlette <-> Authlib adapter (STYLE §1).
 
 Reads what Authlib needs from the Starlette request (in async code), runs Authlib
-synchronously in a worker thread around its own write transaction (`db.session(write=True)`:
+synchronously around its own write transaction (`db.unit_of_work()`:
 BEGIN IMMEDIATE on SQLite), turns Authlib's answer into a Starlette response, and, once the
 transaction has committed, evicts revoked access tokens from this process's credential cache
 (other processes see the revocation within the cache's 1 s TTL).
@@ -59,8 +59,8 @@ async def _serve(request: Request, work: Callable[[OAuthServer], T]) -> T:
     revoked: list[str] = []
 
     def run() -> T:
-        with db.session(write=True) as session:
-            server = OAuthServer(session, settings)
+        with db.unit_of_work() as uow:
+            server = OAuthServer(uow, settings)
             result = work(server)
             revoked.extend(server.revoked_access_digests)
         return result  # committed
@@ -189,7 +189,7 @@ async def _endpoint(
 
 def cors_allows(server: OAuthServer, client_id: str, origin: str | None) -> bool:
     """Only a public app's own registered origins may read its token responses."""
-    app = apps.find(server.session, client_id)
+    app = apps.find(server.uow, client_id)
     return bool(app and app.is_public and origin and origin.lower() in (app.cors_origins or []))
 
 

@@ -17,19 +17,21 @@ from c42.web.templating import STATIC_DIR, render_error_page
 
 
 def web_routers() -> list[APIRouter]:
-    """Every page router (all with include_in_schema=False)."""
+    """Every page router (all with include_in_schema=False); the OAuth endpoints first, as the
+    hottest (see create_app)."""
     from c42.web.account_apps import router as account_apps
     from c42.web.accounts import router as accounts
     from c42.web.oauth_endpoints import router as oauth
     from c42.web.password_reset import router as password_reset
     from c42.web.registration import router as registration
 
-    return [accounts, registration, password_reset, oauth, account_apps]
+    return [oauth, accounts, registration, password_reset, account_apps]
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
-    """Routers, /static/, limiters, page error handlers and the session middleware. Call it
-    before the outer middleware is added, so the session wraps only the routes."""
+    """/static/, limiters, page error handlers and the session middleware (create_app
+    includes the routers). Call it before the outer middleware is added, so the session
+    wraps only the routes."""
     redis_url = settings.redis_url
     app.state.login_limiter = RateLimiter.from_setting(
         "login", settings.rate_limit_login, redis_url
@@ -41,8 +43,6 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.state.account_mail_limiter = RateLimiter.from_setting(
         "account-mail", settings.rate_limit_login, redis_url
     )
-    for router in web_routers():
-        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(CSRFError, _csrf_error)
     app.add_exception_handler(RateLimited, _rate_limited)

@@ -23,6 +23,7 @@ from c42.auth.oauth.redirect_uris import InvalidRedirectURI, validate_registrati
 from c42.auth.subject import SCOPE_READ, SCOPE_WRITE, SERVICE_SCOPES
 from c42.errors import InvalidRequest, NotFound
 from c42.models import OAuthApp, Service
+from c42.unit_of_work import UnitOfWork
 
 _ORIGIN = re.compile(r"^https?://[^/?#@\s]+$")
 _apps = OAuthApp.__table__
@@ -124,7 +125,7 @@ def create(
     return CreatedApp(app.id, app.client_id, secret, app.service_id)
 
 
-def find(session: Session, client_id: str) -> AppRow | None:
+def find(session: Session | UnitOfWork, client_id: str) -> AppRow | None:
     """The app with this client_id (a compiled statement: every token request asks)."""
     if not client_id or len(client_id) > 64:
         return None

@@ -36,7 +36,7 @@ class Revocation(RevocationEndpoint):
         return self.server.find_token(token_string, token_type_hint)
 
     def revoke_token(self, token: Token, request: Any) -> None:
-        session = self.server.session
+        session = self.server.uow
         if token.kind == "refresh":
             # RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of the
             # same grant — here the whole rotation family.

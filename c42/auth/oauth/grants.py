@@ -141,7 +141,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         _check_service_param(self.request)
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        row = tokens.by_refresh(self.server.session, refresh_token, lock=True)
+        row = tokens.by_refresh(self.server.uow, refresh_token, lock=True)
         if row is None:
             return None
         if row.rotated_at is not None:
@@ -154,7 +154,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def create_token_response(self) -> Any:
         old: Token = self.request.refresh_token
-        if not tokens.claim_rotation(self.server.session, old.row.id):
+        if not tokens.claim_rotation(self.server.uow, old.row.id):
             # Lost the race to a concurrent refresh with the same token: that is a reuse.
             self.server.punish_refresh_reuse(old.row)
             raise InvalidGrantError("The refresh token was already used.")

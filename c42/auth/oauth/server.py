@@ -1,9 +1,11 @@
-"""The authorization server: Authlib's `AuthorizationServer` bound to one database session.
+"""The authorization server: Authlib's `AuthorizationServer` bound to one unit of work.
 
-A server is built per request, inside the worker thread, around that request's write
-session (STYLE §8: Authlib runs synchronously with its own unit of work). Building one is a
-handful of object creations. Revocations made while serving a request are collected in
-`revoked_access_digests`, for the caller to evict from the credential cache after commit.
+A server is built per request around that request's unit of work (STYLE §8: Authlib runs
+synchronously with its own transaction): the token endpoint's hot statements run compiled on
+its connection (`self.uow`), everything else through an ORM session joined to the same
+transaction on first use (`self.session`). Building a server is a handful of object
+creations. Revocations made while serving a request are collected in `revoked_access_digests`,
+for the caller to evict from the credential cache after commit.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from c42.auth.oauth.models import Client, Token
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.subject import SERVICE_SCOPES
 from c42.models import OAuthApp, OAuthAuthorizationCode, User
+from c42.unit_of_work import UnitOfWork
 
 
 class _Issuer(IssuerParameter):
@@ -40,9 +43,9 @@ class _Issuer(IssuerParameter):
 
 
 class OAuthServer(AuthorizationServer):
-    def __init__(self, session: Session, config: OAuthConfig) -> None:
+    def __init__(self, uow: UnitOfWork, config: OAuthConfig) -> None:
         super().__init__(scopes_supported=sorted(SERVICE_SCOPES))  # RFC 6749 §3.3
-        self.session = session
+        self.uow = uow
         self.config = config
         self.revoked_access_digests: list[str] = []
         self._apps: dict[str, apps.AppRow | OAuthApp] = {}
@@ -56,10 +59,14 @@ class OAuthServer(AuthorizationServer):
         self.issuer_parameter = _Issuer(config.issuer)  # RFC 9207 §2: `iss` on every response
         self.register_extension(self.issuer_parameter)
 
+    @property
+    def session(self) -> Session:
+        return self.uow.session
+
     # -- Authlib's storage and framework hooks ------------------------------------------------
 
     def query_client(self, client_id: str) -> Client | None:
-        app = apps.find(self.session, client_id) if isinstance(client_id, str) else None
+        app = apps.find(self.uow, client_id) if isinstance(client_id, str) else None
         if app is None:
             return None
         self._apps[app.id] = app
@@ -73,7 +80,7 @@ class OAuthServer(AuthorizationServer):
         else:
             family_id, code_id = None, code.id if code is not None else None
         tokens.insert(
-            self.session,
+            self.uow,
             app_id=request.client.id,
             user_id=request.user.id,
             access_token=token["access_token"],
@@ -86,7 +93,7 @@ class OAuthServer(AuthorizationServer):
         )
         if token.get("refresh_token"):
             tokens.enforce_limits(
-                self.session,
+                self.uow,
                 request.client.id,
                 request.user.id,
                 self.config.refresh_tokens_per_app_user,
@@ -177,7 +184,7 @@ class OAuthServer(AuthorizationServer):
         """An access or refresh token by its value; the hint only picks which to try first."""
         kinds = ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
         for kind in kinds:
-            row = (tokens.by_access if kind == "access" else tokens.by_refresh)(self.session, value)
+            row = (tokens.by_access if kind == "access" else tokens.by_refresh)(self.uow, value)
             if row is not None:
                 return Token(row, kind)  # type: ignore[arg-type]
         return None
@@ -198,7 +205,7 @@ class OAuthServer(AuthorizationServer):
 
     def punish_code_replay(self, code: OAuthAuthorizationCode) -> None:
         """RFC 6749 §4.1.2 / §10.5: a code used twice revokes what it issued."""
-        revoked = tokens.revoke_issued_from_code(self.session, code.id)
+        revoked = tokens.revoke_issued_from_code(self.uow, code.id)
         self.revoked_access_digests.extend(revoked)
         tokens.record_event(
             self.session,
@@ -211,7 +218,7 @@ class OAuthServer(AuthorizationServer):
 
     def punish_refresh_reuse(self, row: tokens.TokenRow) -> None:
         """RFC 9700 §4.14.2: reuse of a rotated refresh token revokes its whole family."""
-        revoked = tokens.revoke_family(self.session, row.family_id)
+        revoked = tokens.revoke_family(self.uow, row.family_id)
         self.revoked_access_digests.extend(revoked)
         tokens.record_event(
             self.session,

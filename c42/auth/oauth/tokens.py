@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 from c42 import compiled
 from c42.auth import secrets
 from c42.models import OAuthToken, SecurityEvent, User, new_id, utcnow
+from c42.unit_of_work import UnitOfWork
 
 log = logging.getLogger("c42.security")
+Work = Session | UnitOfWork  # where statements run: an ORM session or a Core unit of work
 _t = OAuthToken.__table__
 _users = User.__table__
 
@@ -62,14 +64,14 @@ def _select_by(column: ColumnElement[Any], *, lock: bool) -> Any:
     return query.with_for_update(of=_t) if lock else query
 
 
-def _one(session: Session, key: str, build: Any, digest: str) -> TokenRow | None:
+def _one(session: Work, key: str, build: Any, digest: str) -> TokenRow | None:
     statement = compiled.statement(session, key, build)
     rows = statement.rows(compiled.connection_of(session), {"digest": digest})
     return TokenRow(*rows[0]) if rows else None
 
 
 def insert(
-    session: Session,
+    session: Work,
     *,
     app_id: str,
     user_id: str,
@@ -108,12 +110,12 @@ def _build_insert() -> Any:
     return sql_insert(_t).values({name: bindparam(name) for name in _t.c.keys()})  # noqa: SIM118
 
 
-def by_access(session: Session, access_token: str) -> TokenRow | None:
+def by_access(session: Work, access_token: str) -> TokenRow | None:
     digest = secrets.digest(access_token)
     return _one(session, "tokens.by_access", _build_by_access, digest)
 
 
-def by_refresh(session: Session, refresh_token: str, *, lock: bool = False) -> TokenRow | None:
+def by_refresh(session: Work, refresh_token: str, *, lock: bool = False) -> TokenRow | None:
     """`lock`: take the row lock first (PostgreSQL), so that every request presenting the same
     refresh token queues here, before it holds any other lock: its claim and its punishment of a
     reuse then never deadlock with another's."""
@@ -135,7 +137,7 @@ def _build_by_refresh_locked() -> Any:
     return _select_by(_t.c.refresh_digest, lock=True)
 
 
-def claim_rotation(session: Session, token_id: str) -> bool:
+def claim_rotation(session: Work, token_id: str) -> bool:
     """Mark a refresh token used (rotated) if it still is live; True for the one winner of
     any number of concurrent refreshes (one conditional UPDATE, checked by rowcount)."""
     statement = compiled.statement(session, "tokens.claim_rotation", _build_claim_rotation)
@@ -157,30 +159,30 @@ def _build_claim_rotation() -> Any:
     )
 
 
-def revoke_access(session: Session, token_id: str) -> list[str]:
+def revoke_access(session: Work, token_id: str) -> list[str]:
     return _revoke(session, _t.c.id == token_id, refresh=False)
 
 
-def revoke_family(session: Session, family_id: str) -> list[str]:
+def revoke_family(session: Work, family_id: str) -> list[str]:
     return _revoke(session, _t.c.family_id == family_id)
 
 
-def revoke_issued_from_code(session: Session, code_id: str) -> list[str]:
+def revoke_issued_from_code(session: Work, code_id: str) -> list[str]:
     """RFC 6749 §4.1.2: a reused code revokes every token issued from it (rotations too,
     which inherit the code's id)."""
     return _revoke(session, _t.c.code_id == code_id)
 
 
-def revoke_for_app_user(session: Session, app_id: str, user_id: str) -> list[str]:
+def revoke_for_app_user(session: Work, app_id: str, user_id: str) -> list[str]:
     return _revoke(session, and_(_t.c.app_id == app_id, _t.c.user_id == user_id))
 
 
-def revoke_for_user(session: Session, user_id: str) -> list[str]:
+def revoke_for_user(session: Work, user_id: str) -> list[str]:
     return _revoke(session, _t.c.user_id == user_id)
 
 
 def enforce_limits(
-    session: Session, app_id: str, user_id: str, per_app_user: int, per_user: int
+    session: Work, app_id: str, user_id: str, per_app_user: int, per_user: int
 ) -> None:
     """Past a limit of live refresh tokens, the oldest stop working (SPEC §5.3)."""
     now = utcnow()
@@ -232,7 +234,7 @@ def record_event(
     log.warning("security event %s user=%s app=%s %s", kind, user_id, app_id, detail)
 
 
-def _revoke(session: Session, condition: ColumnElement[bool], refresh: bool = True) -> list[str]:
+def _revoke(session: Work, condition: ColumnElement[bool], refresh: bool = True) -> list[str]:
     """Revoke the matching rows. They are locked first, in id order, so that concurrent
     revocations of overlapping sets (e.g. 49 losers of a refresh race punishing one family)
     queue instead of deadlocking on PostgreSQL (SQLite's write lock already serialises)."""
