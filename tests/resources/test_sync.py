@@ -20,9 +20,12 @@ DELETED_SHAPE = {"id", "permission"}
 def _sync(
     client: httpx.Client, person: Person, path: str, token: int, **params: Any
 ) -> tuple[dict[str, dict[str, Any]], int]:
-    """Everything changed after `token` (all pages), by id, and the token to continue from."""
+    """Everything changed after `token` (all pages), by id, and the token to continue from:
+    the first page's, as the README says (a later page's token can be past a change that was
+    committed meanwhile and listed at an offset already read)."""
     found: dict[str, dict[str, Any]] = {}
     offset = 0
+    first_token: int | None = None
     while True:
         response = client.get(
             path,
@@ -31,11 +34,13 @@ def _sync(
         )
         assert response.status_code == 200, response.text
         body = response.json()
+        if first_token is None:
+            first_token = int(body["meta_data"]["sync_token"])
         for obj in body["data"]:
             found[obj["id"]] = obj
         offset += len(body["data"])
         if not body["data"] or offset >= body["meta_data"]["count"]:
-            return found, int(body["meta_data"]["sync_token"])
+            return found, first_token
 
 
 def _invite(client: httpx.Client, owner: Person, event_id: str, other: Person, **kw: Any) -> dict:
