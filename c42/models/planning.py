@@ -95,21 +95,6 @@ class Event(Base):
     sync_token: Mapped[int] = mapped_column(BigInteger, index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    __table_args__ = (
-        # The list's page step reads these for every visible event: from this index alone,
-        # without touching the wide rows (measured: ~6% fewer SQLite instructions per page).
-        Index(
-            "ix_events_page",
-            "id",
-            "deleted_at",
-            "sync_token",
-            "service_id",
-            "event_type",
-            "start",
-            "due",
-        ),
-    )
-
 
 class EventCalendar(Base):
     """Membership of an event in a calendar."""
