@@ -26,14 +26,21 @@ from c42.unit_of_work import UnitOfWork
 WRITE_OPTION = "c42_write"
 
 
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1]
+    return path if path and path != ":memory:" else None
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = _sqlite_file(url)
+        if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        on_file = bool(path) and path != ":memory:"
-        _configure_sqlite(engine, writer_lock(path) if on_file else None)
+        _configure_sqlite(engine, writer_lock(path) if path else None)
         return engine
     # Enough pooled connections for the concurrency of one worker: connections opened past the
     # pool are closed on return, and reconnecting cost more than the queries (measured).
@@ -93,9 +100,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
-        path = url.split("///", 1)[-1] if self.is_sqlite else ""
+        path = _sqlite_file(url)
         # The writers' queue of a SQLite file (the same object make_engine wired in).
-        self.writer_lock = writer_lock(path) if path and path != ":memory:" else None
+        self.writer_lock = writer_lock(path) if path else None
         self.statements = StatementCache(self.engine)
         self._local = threading.local()
         self._read = sessionmaker(self.engine, expire_on_commit=False)
