@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Table, event, insert, text, update
 
 from bench import oauth as bench_oauth
 from bench.targets import BENCH_DIR, Target, reset, targets
+from c42.access import readable
 from c42.access.permissions import Permission
 from c42.auth.user_tokens import repository as user_tokens
 from c42.db import Database
@@ -146,6 +147,9 @@ def seed(target: Target, progress: Progress = print) -> Seeded:
                 progress(f"  {done:>6}/{n} users, {rows:>9} rows, {elapsed:6.1f}s")
         with db.engine.begin() as connection:
             connection.execute(update(SyncCounter.__table__).values(value=token))
+        with db.engine.begin() as connection:
+            readable.rebuild(connection)  # the list's read index (c42.access.readable)
+        progress(f"  readable events rebuilt ({time.perf_counter() - started:.1f}s)")
         with db.session(write=True) as session:
             created = user_tokens.create(session, user_ids[BENCH_USER], name="bench")
             sample = [

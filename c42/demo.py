@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from c42 import accounts
+from c42.access import readable
 from c42.access.permissions import Permission
 from c42.auth import secrets
 from c42.db import next_sync_token
@@ -170,6 +171,9 @@ def _seed_planning(session: Session, demo: User, friend: User, service: Service)
             sync_token=token,
         )
     )
+    session.flush()
+    for user in (demo, friend):
+        readable.refresh(session, user_id=user.id)
 
 
 def find_demo_user(session: Session) -> User | None:

@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, except_, select, text
 
+from c42.access import readable
 from c42.app import create_app
 from c42.db import Database
 from c42.migrate import upgrade
@@ -108,6 +109,27 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
     # Plain http on loopback: no TLS, so skip loading the CA bundle (~80 ms per client).
     with httpx.Client(base_url=server.url, timeout=30, verify=False) as http:  # noqa: S501
         yield http
+
+
+def readable_mismatch(db: Database) -> list[tuple[str, object]]:
+    """Rows where `readable_events` and the read rule it keeps disagree (both directions)."""
+    kept = select(*readable.readable_events.c)
+    rule = readable.rule_rows()
+    with db.engine.connect() as connection:
+        extra = connection.execute(except_(kept, rule).limit(5)).all()
+        missing = connection.execute(except_(rule, kept).limit(5)).all()
+    return [("kept, not by the rule", r) for r in extra] + [("missing", r) for r in missing]
+
+
+@pytest.fixture(autouse=True)
+def _readable_events_follow_the_rule(db: Database) -> Iterator[None]:
+    """After every test, whatever it wrote: the events list's rows equal the read rule."""
+    yield
+    mismatch = readable_mismatch(db)
+    if mismatch:
+        with db.engine.begin() as connection:
+            readable.rebuild(connection)  # so that the tests after this one are judged alone
+    assert mismatch == []
 
 
 @pytest.fixture

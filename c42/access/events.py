@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Subquery,
+    and_,
+    case,
+    exists,
+    func,
+    select,
+    union_all,
+)
 
 from c42.auth.subject import AuthSubject
 from c42.models import Calendar, CalendarSubscription, Event, EventCalendar, EventSubscription
@@ -22,12 +32,13 @@ calendars = Calendar.__table__
 calendar_subscriptions = CalendarSubscription.__table__
 
 
-def permission_subquery(
-    user_id: Any, event_ids: list[Any] | None = None, *, lost: bool = False
-) -> Subquery:
-    """(event_id, permission) for every event the user relates to, `removed` included.
+def relations(
+    user_id: Any | None = None, event_ids: Any | None = None, *, lost: bool = False
+) -> CompoundSelect:
+    """(user_id, event_id, permission) for every user and event related, `removed` included:
+    of one user, or of all users when `user_id` is None; of the events `event_ids` (values,
+    bind parameters or a subquery of ids) or of all events.
 
-    `user_id` and `event_ids` are values or bind parameters (the hot path compiles this once).
     With `lost`, calendars the user left or that were deleted still relate their events, with
     permission 0: a sync then reports those events as removed (SPEC §4).
 
@@ -36,9 +47,10 @@ def permission_subquery(
     (One GROUP BY over the union of both cost SQLite ~40% more instructions.)
     """
     direct = select(
+        event_subscriptions.c.user_id,
         event_subscriptions.c.event_id,
         event_subscriptions.c.permission.label("permission"),
-    ).where(event_subscriptions.c.user_id == user_id)
+    )
     live = and_(calendar_subscriptions.c.permission > 0, calendars.c.deleted_at.is_(None))
     permission = (
         case((live, calendar_subscriptions.c.permission), else_=0)
@@ -47,24 +59,41 @@ def permission_subquery(
     )
     has_direct = exists().where(
         event_subscriptions.c.event_id == event_calendars.c.event_id,
-        event_subscriptions.c.user_id == user_id,
+        event_subscriptions.c.user_id == calendar_subscriptions.c.user_id,
     )
     via_calendar = (
-        select(event_calendars.c.event_id, func.max(permission).label("permission"))
+        select(
+            calendar_subscriptions.c.user_id,
+            event_calendars.c.event_id,
+            func.max(permission).label("permission"),
+        )
         .join(
             calendar_subscriptions,
             calendar_subscriptions.c.calendar_id == event_calendars.c.calendar_id,
         )
         .join(calendars, calendars.c.id == event_calendars.c.calendar_id)
-        .where(calendar_subscriptions.c.user_id == user_id, ~has_direct)
-        .group_by(event_calendars.c.event_id)
+        .where(~has_direct)
+        .group_by(calendar_subscriptions.c.user_id, event_calendars.c.event_id)
     )
     if not lost:
         via_calendar = via_calendar.where(live)
+    if user_id is not None:
+        direct = direct.where(event_subscriptions.c.user_id == user_id)
+        via_calendar = via_calendar.where(calendar_subscriptions.c.user_id == user_id)
     if event_ids is not None:
         direct = direct.where(event_subscriptions.c.event_id.in_(event_ids))
         via_calendar = via_calendar.where(event_calendars.c.event_id.in_(event_ids))
-    return union_all(direct, via_calendar).subquery("access")
+    return union_all(direct, via_calendar)
+
+
+def permission_subquery(
+    user_id: Any, event_ids: list[Any] | None = None, *, lost: bool = False
+) -> Subquery:
+    """(event_id, permission) of one user's related events (see `relations`).
+
+    `user_id` and `event_ids` are values or bind parameters (the hot path compiles this once).
+    """
+    return relations(user_id, event_ids, lost=lost).subquery("access")
 
 
 def scope_filter(subject: AuthSubject) -> list[ColumnElement[bool]]:

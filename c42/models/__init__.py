@@ -9,6 +9,7 @@ from c42.models.planning import (
     Event,
     EventCalendar,
     EventSubscription,
+    ReadableEvent,
     SyncCounter,
 )
 from c42.models.users import Service, ServiceSubscription, User
@@ -25,6 +26,7 @@ __all__ = [
     "OAuthAuthorizationCode",
     "OAuthConsent",
     "OAuthToken",
+    "ReadableEvent",
     "SecurityEvent",
     "Service",
     "ServiceSubscription",

@@ -141,3 +141,35 @@ class SyncCounter(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReadableEvent(Base):
+    """Who may read which event right now: the relationship rule of `c42.access.events`,
+    kept as rows (one per user and readable, not deleted event) with the event's sort keys.
+
+    The events list reads its page from here with one index range per user instead of
+    evaluating the rule over every event the user relates to. It is derived data: every
+    change of a relationship or of an event refreshes the affected rows in the same
+    transaction (`c42.access.readable`), and the tests check it against the rule.
+    """
+
+    __tablename__ = "readable_events"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    permission: Mapped[int] = mapped_column(SmallInteger)
+    service_id: Mapped[str | None] = mapped_column(String(32))
+    sync_token: Mapped[int] = mapped_column(BigInteger)
+    due: Mapped[datetime | None] = mapped_column(DateTime)
+    start: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_readable_events_user_sync", "user_id", "sync_token", "event_id"),
+        Index("ix_readable_events_user_service", "user_id", "service_id", "sync_token", "event_id"),
+        Index("ix_readable_events_event", "event_id"),
+        {"sqlite_with_rowid": False},
+    )

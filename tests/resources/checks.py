@@ -18,6 +18,7 @@ TABLES = (
     "events",
     "event_calendars",
     "event_subscriptions",
+    "readable_events",
 )
 # Every change that a resource endpoint makes either advances the sync counter or touches
 # `modified`; rows that appear without either (users, tokens) are caught by the counts.

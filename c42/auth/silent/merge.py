@@ -28,6 +28,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, and_, case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from c42.access import readable
 from c42.access.permissions import Permission
 from c42.auth.oauth import tokens
 from c42.db import next_sync_token
@@ -103,6 +104,9 @@ def merge(session: Session, *, sandbox_id: str, into: User, app_id: str | None) 
     result.calendar_subscriptions = move_subscriptions(
         session, _cs, "calendar_id", sb, real, token, _CALENDAR_SUBSCRIPTION_FIELDS
     )
+    # Who reads what: every event touched above carries this merge's sync token.
+    readable.refresh(session, event_ids=select(_events.c.id).where(_events.c.sync_token == token))
+    readable.refresh(session, user_id=sb)
     result.revoked_access_digests = retire_credentials(session, sb)
     close(session, sandbox)
     tokens.record_event(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from c42.access import readable
 from c42.access.permissions import Permission
 from c42.access.policy import Action, authorize_calendar
 from c42.auth.subject import AuthSubject
@@ -75,3 +76,4 @@ def remove(session: Session, subject: AuthSubject, calendar_id: str) -> None:
         .where(calendars.c.id == calendar_id)
         .values(deleted_at=now, modified=now, sync_token=next_sync_token(session))
     )
+    readable.refresh(session, event_ids=readable.in_calendar(calendar_id))

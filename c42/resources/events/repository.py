@@ -6,13 +6,13 @@ parameters and run as compiled SQL on the DB-API connection (see `c42.compiled`)
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, text
 
 from c42.access import events as rules
+from c42.access.readable import readable_events as readable
 from c42.auth.subject import AuthSubject
 from c42.compiled import StatementCache
 from c42.sqlfunctions import comma_joined, wire_time
@@ -23,7 +23,6 @@ ec = rules.event_calendars
 cs = rules.calendar_subscriptions
 cals = rules.calendars
 
-ORDER_COLUMNS = {"sync_token": events.c.sync_token, "due": events.c.due, "start": events.c.start}
 _TIMES = frozenset({"start", "end", "due", "created", "modified"})
 # Timestamps leave the database already in the wire format (see c42.sqlfunctions).
 EVENT_COLUMNS = [wire_time(c).label(c.name) if c.name in _TIMES else c for c in events.c]
@@ -103,12 +102,12 @@ def _calendar_relation_changed(user: Any, since: Any) -> Any:
     )
 
 
-def _in_visible_calendar(user: Any, which: Any) -> Any:
+def _in_visible_calendar(user: Any, which: Any, event_id: Any) -> Any:
     """The event is in one of `which` calendars *that the caller can see*: like the
     requester-relative `calendar_ids`, a filter must not reveal that an event is also in
     someone's private calendar whose id the caller happens to know."""
     return exists().where(
-        ec.c.event_id == events.c.id,
+        ec.c.event_id == event_id,
         which,
         cs.c.calendar_id == ec.c.calendar_id,
         cs.c.user_id == user,
@@ -118,73 +117,99 @@ def _in_visible_calendar(user: Any, which: Any) -> Any:
     )
 
 
-def _from(shape: tuple[Any, ...], columns: Callable[[Any], list[Any]]) -> Any:
-    """The visible (or, when syncing, changed) events of the shape, with `columns(access)`."""
-    scoped, n_ids, n_svc, n_cal, n_calor, n_type, syncing, _, _ = shape
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """What the page and count statements select from, and its columns."""
+
+    statement: Any  # a SELECT with its FROM and WHERE, columns still to add
+    event_id: Any
+    permission: Any
+    sort: Any  # the column of the shape's order
+
+
+def _source(shape: tuple[Any, ...]) -> _Source:
+    """The visible (or, when syncing, changed) events of the shape.
+
+    A list reads the caller's rows of `readable_events` (the read rule kept as rows, see
+    `c42.access.readable`): one index range, sort keys included. A sync evaluates the rule
+    itself, which also reports the events the caller lost access to (SPEC §4)."""
+    scoped, n_ids, n_svc, n_cal, n_calor, n_type, syncing, order_by, _ = shape
     user = bindparam("user_id")
     ids = _binds("ids", n_ids) if n_ids >= 0 else None
-    access = rules.permission_subquery(user, ids, lost=syncing)
-    conditions: list[Any] = []
-    if scoped:
-        conditions.append(events.c.service_id == bindparam("scope_service"))
-    if not syncing:
-        conditions.append(rules.readable(access))
-    else:
+    if syncing:
+        access = rules.permission_subquery(user, ids, lost=True)
         # Changed after the token: the event itself or the caller's relation to it. Deleted
         # events and relations turned `removed` stay listed, shown as id + permission.
         since = bindparam("sync_token")
         changed = (events.c.sync_token > since, subs.c.sync_token > since)
-        conditions.append(or_(*changed, _calendar_relation_changed(user, since)))
-    if n_ids >= 0:
-        conditions.append(events.c.id.in_(_binds("ids", n_ids)))
+        statement = (
+            select()
+            .select_from(access)
+            .join(events, events.c.id == access.c.event_id)
+            # the caller's own subscription counts as a change of the event
+            .outerjoin(subs, and_(subs.c.event_id == events.c.id, subs.c.user_id == user))
+            .where(or_(*changed, _calendar_relation_changed(user, since)))
+        )
+        source = _Source(statement, events.c.id, access.c.permission, events.c[order_by])
+        service_id = events.c.service_id
+    else:
+        statement = select().select_from(readable).where(readable.c.user_id == user)
+        if n_type >= 0:
+            statement = statement.join(events, events.c.id == readable.c.event_id)
+        source = _Source(
+            statement, readable.c.event_id, readable.c.permission, readable.c[order_by]
+        )
+        service_id = readable.c.service_id
+    conditions: list[Any] = []
+    if scoped:
+        conditions.append(service_id == bindparam("scope_service"))
+    if ids is not None:
+        conditions.append(source.event_id.in_(ids))
     if n_svc >= 0:
-        conditions.append(events.c.service_id.in_(_binds("svc", n_svc)))
+        conditions.append(service_id.in_(_binds("svc", n_svc)))
     if n_type >= 0:
         conditions.append(events.c.event_type.in_(_binds("type", n_type)))
     for calendar in _binds("cal", max(n_cal, 0)):
-        conditions.append(_in_visible_calendar(user, ec.c.calendar_id == calendar))
+        conditions.append(_in_visible_calendar(user, ec.c.calendar_id == calendar, source.event_id))
     if n_calor >= 0:
-        conditions.append(
-            _in_visible_calendar(user, ec.c.calendar_id.in_(_binds("calor", n_calor)))
-        )
-    statement = (
-        select(*columns(access)).select_from(access).join(events, events.c.id == access.c.event_id)
-    )
-    if syncing:  # the caller's own subscription counts as a change of the event
-        statement = statement.outerjoin(
-            subs, and_(subs.c.event_id == events.c.id, subs.c.user_id == user)
-        )
-    return statement.where(*conditions)
+        which = ec.c.calendar_id.in_(_binds("calor", n_calor))
+        conditions.append(_in_visible_calendar(user, which, source.event_id))
+    return replace(source, statement=source.statement.where(*conditions))
 
 
 def _count_statement(shape: tuple[Any, ...]) -> Any:
-    return _from(shape, lambda access: [func.count()])
+    return _source(shape).statement.add_columns(func.count())
 
 
 def _page_statement(shape: tuple[Any, ...]) -> Any:
     """Two steps: choose the page's event ids (narrow rows: id, permission, sort key, the
-    total by `count(*) OVER ()`), then fetch the wide rows of just those events. Formatting
-    and reading every column of every visible event only to keep ten cost 4x more."""
-    order_by, order_asc = shape[7], shape[8]
-    order = ORDER_COLUMNS[order_by]
+    total), then fetch the wide rows of just those events. Formatting and reading every
+    column of every visible event only to keep ten cost 4x more."""
+    syncing, order_asc = shape[6], shape[8]
+    source = _source(shape)
+    # A list counts with its own index range; a sync counts the rows it has computed anyway.
+    total = func.count().over() if syncing else _count_statement(shape).scalar_subquery()
+    key = source.sort
+    # Nulls last on both databases (SQLite would put them first, PostgreSQL last); sync
+    # tokens are never null, and without the clause an index gives their order.
+    nullable = shape[7] != "sync_token"
+    order = key.asc() if order_asc else key.desc()
+    tie = source.event_id.asc() if order_asc else source.event_id.desc()
     page = (
-        _from(
-            shape,
-            lambda access: [
-                events.c.id.label("event_id"),
-                access.c.permission,
-                order.label("sort_key"),
-                func.count().over().label("total"),
-            ],
+        source.statement.add_columns(
+            source.event_id.label("event_id"),
+            source.permission.label("permission"),
+            key.label("sort_key"),
+            total.label("total"),
         )
-        # Nulls last on both databases (SQLite would put them first, PostgreSQL last).
-        .order_by((order.asc() if order_asc else order.desc()).nulls_last(), events.c.id)
+        .order_by(order.nulls_last() if nullable else order, tie)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
         .subquery("page")
     )
     current = select(text("value")).select_from(text("sync_counter")).where(text("id = 1"))
-    sort_key = (page.c.sort_key.asc() if order_asc else page.c.sort_key.desc()).nulls_last()
+    sort_key = page.c.sort_key.asc() if order_asc else page.c.sort_key.desc()
+    page_tie = page.c.event_id.asc() if order_asc else page.c.event_id.desc()
     return (
         select(
             *EVENT_COLUMNS,
@@ -201,7 +226,7 @@ def _page_statement(shape: tuple[Any, ...]) -> Any:
         .outerjoin(
             subs, and_(subs.c.event_id == events.c.id, subs.c.user_id == bindparam("user_id"))
         )
-        .order_by(sort_key, page.c.event_id)
+        .order_by(sort_key.nulls_last() if nullable else sort_key, page_tie)
     )
 
 

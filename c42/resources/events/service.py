@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from c42.access import readable
 from c42.access.permissions import Permission
 from c42.access.policy import Action, authorize_calendar, authorize_event
 from c42.auth.subject import AuthSubject
@@ -76,6 +77,7 @@ def create(session: Session, subject: AuthSubject, fields: EventFields) -> str:
         session.execute(
             insert(repo.ec), [{"event_id": event_id, "calendar_id": c} for c in calendar_ids]
         )
+    readable.refresh(session, event_ids=[event_id])
     return event_id
 
 
@@ -97,6 +99,7 @@ def change(
         .where(repo.events.c.id == event_id)
         .values(modified=utcnow(), sync_token=next_sync_token(session), **values)
     )
+    readable.refresh(session, event_ids=[event_id])
 
 
 def _replace_calendars(
@@ -141,3 +144,4 @@ def remove(session: Session, subject: AuthSubject, event_id: str) -> None:
         .where(repo.events.c.id == event_id)
         .values(deleted_at=now, modified=now, sync_token=next_sync_token(session))
     )
+    readable.refresh(session, event_ids=[event_id])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
 from c42.access import calendars as rules
+from c42.access import readable
 from c42.access.permissions import ACCEPTED, BY_NAME, INVITABLE, NAMES, Permission
 from c42.access.policy import Action, authorize_calendar
 from c42.auth.subject import AuthSubject
@@ -163,6 +164,7 @@ def share_calendar(subject: Writer, session: SessionDep, body: CalendarShare) ->
                 **values,
             )
         )
+    readable.refresh(session, event_ids=readable.in_calendar(body.calendar_id), user_id=user_id)
     return common.one(
         serialize(_get(session, subject, subscription_id)), current_sync_token(session), 201
     )
@@ -209,6 +211,7 @@ def change_calendar_subscription(
             sync_token=next_sync_token(session),
         )
     )
+    readable.refresh(session, event_ids=readable.in_calendar(row.calendar_id), user_id=row.user_id)
     changed = session.execute(select(subs).where(subs.c.id == row.id)).one()
     return common.one(serialize(changed), current_sync_token(session))
 
@@ -234,4 +237,5 @@ def delete_calendar_subscription(
             sync_token=next_sync_token(session),
         )
     )
+    readable.refresh(session, event_ids=readable.in_calendar(row.calendar_id), user_id=row.user_id)
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from c42.access import events as rules
+from c42.access import readable
 from c42.access.permissions import ACCEPTED, BY_NAME, INVITABLE, NAMES, Permission
 from c42.access.policy import Action, authorize_event
 from c42.auth.subject import AuthSubject
@@ -169,6 +170,7 @@ def invite(subject: Writer, session: SessionDep, body: EventInvitation) -> Respo
                 **values,
             )
         )
+    readable.refresh(session, event_ids=[body.event_id], user_id=user_id)
     row = _get(session, subject, subscription_id)
     return common.one(serialize(row), current_sync_token(session), 201)
 
@@ -220,6 +222,7 @@ def _change(
             .where(subs.c.id == row.id)
             .values(modified=utcnow(), sync_token=next_sync_token(session), **values)
         )
+        readable.refresh(session, event_ids=[row.event_id], user_id=row.user_id)
     return common.one(serialize(_get_any(session, row.id)), current_sync_token(session))
 
 
@@ -269,4 +272,5 @@ def delete_event_subscription(
             sync_token=next_sync_token(session),
         )
     )
+    readable.refresh(session, event_ids=[row.event_id], user_id=row.user_id)
     return Response(status_code=204)
