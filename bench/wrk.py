@@ -16,7 +16,7 @@ from bench.scenarios import Scenario
 
 SCRIPT = Path(__file__).with_name("c42.lua")
 BODIES_DIR = Path("var/bench")  # one-shot bodies hold secrets: kept beside the manifests
-BODIES_PER_SECOND = 2000  # a pool larger than any run of a writing endpoint here needs
+BODIES_PER_SECOND = 4000  # a pool larger than any run of a writing endpoint here needs
 MARKER = "C42BENCH "
 
 
