@@ -1,0 +1,9 @@
+"""The WSGI application gunicorn serves (`dot_project.wsgi:application`)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dot_project.settings")
+
+application = get_wsgi_application()
