@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test test-postgres bench lint install install-dev clean browser-deps
+.PHONY: run test test-postgres bench bench-reference lint install install-dev clean browser-deps
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ lint: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.run
+
+# django-oauth-toolkit's refresh grant measured the same way, for comparison (bench/reference/).
+bench-reference: $(STAMP_DEV)
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/python -m bench.reference.dot --hashed
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
