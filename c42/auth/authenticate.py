@@ -85,7 +85,7 @@ def register_lookup(kind: CredentialKind, lookup: Lookup) -> None:
 
 
 def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:
-    with db.engine.connect() as connection:
+    with db.read() as connection:
         row = user_tokens.lookup(connection, token_digest)
     if row is None or row.revoked_at is not None:
         return CacheEntry(None)

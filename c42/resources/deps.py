@@ -29,17 +29,26 @@ def get_db(request: Request) -> Database:
 
 async def _session(request: Request) -> AsyncIterator[Session]:
     db = get_db(request)
-    write = request.method not in SAFE_METHODS
-    session = db.new_session(write)
+    session = db.new_session(request.method not in SAFE_METHODS)
     try:
         yield session
-        if write:
-            await run_in_threadpool(session.commit)
     except BaseException:
-        await run_in_threadpool(session.rollback)
+        await run_in_threadpool(_end, session, False)
         raise
+    # Reads commit too: a read-only transaction's COMMIT changes nothing, and psycopg drops
+    # every prepared statement of the connection on ROLLBACK (see Database.raw_read).
+    await run_in_threadpool(_end, session, True)
+
+
+def _end(session: Session, succeeded: bool) -> None:
+    """Commit (or roll back) and close in one threadpool hop."""
+    try:
+        if succeeded:
+            session.commit()
+        else:
+            session.rollback()
     finally:
-        await run_in_threadpool(session.close)
+        session.close()
 
 
 async def run_read(db: Database, work: Callable[[], T]) -> T:

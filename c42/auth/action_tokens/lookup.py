@@ -21,7 +21,7 @@ _NO_LONGER_VALID = "The Action Token's service relationship is no longer valid."
 
 
 def lookup(db: Database, token_digest: str) -> CacheEntry:
-    with db.engine.connect() as connection:
+    with db.read() as connection:
         row = repository.lookup(connection, token_digest)
     if row is None or row.revoked_at is not None:
         return CacheEntry(None)

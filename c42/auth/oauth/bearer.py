@@ -39,7 +39,7 @@ _LOOKUP = (
 
 
 def lookup(db: Database, token_digest: str) -> CacheEntry:
-    with db.engine.connect() as connection:
+    with db.read() as connection:
         row = connection.execute(_LOOKUP, {"digest": token_digest}).first()
     if row is None or row.access_revoked_at is not None or row.closed_at is not None:
         return CacheEntry(None)  # RFC 6750 §3.1: invalid_token
