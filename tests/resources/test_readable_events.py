@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,6 +24,16 @@ from tests.factories import Factory, calendar, share_calendar
 
 def _client(server: Any) -> httpx.Client:
     return httpx.Client(base_url=server.url, timeout=60, verify=False)  # noqa: S501
+
+
+def _together(*work: Callable[[], None]) -> None:
+    """Run the functions at the same time, each on a thread; wait for all of them."""
+    threads = [threading.Thread(target=w) for w in work]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a writer did not finish in 120 s"
 
 
 def _count(http: httpx.Client, headers: dict[str, str], calendar_id: str) -> int:
@@ -63,11 +74,7 @@ def test_sharing_a_calendar_while_events_are_added_to_it(
             for reader in readers:
                 share_calendar(c, owner, cal["id"], reader, "invited_read")
 
-    threads = [threading.Thread(target=add_events), threading.Thread(target=share)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    _together(add_events, share)
     assert errors == []
     assert readable_mismatch(db) == []
     with _client(server) as http:
@@ -111,11 +118,7 @@ def test_leaving_and_deleting_while_reading(server: Any, factory: Factory, db: D
                 if r.status_code != 204:
                     errors.append(r.text)
 
-    threads = [threading.Thread(target=delete_events), threading.Thread(target=leave)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    _together(delete_events, leave)
     assert errors == []
     assert readable_mismatch(db) == []
     with _client(server) as http:
@@ -174,11 +177,7 @@ def test_two_refreshes_in_flight_see_each_others_change(
         except BaseException as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=transaction_a), threading.Thread(target=transaction_b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    _together(transaction_a, transaction_b)
     assert errors == []
     assert readable_mismatch(db) == []
     with _client(server) as http:
