@@ -14,6 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 C42 = Path(sys.executable).parent / "c42"
 
@@ -34,18 +35,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Server:
-    """`c42 serve` on a free loopback port; a context manager that always stops it."""
+class ServerProcess:
+    """A server started as a subprocess on a free loopback port, with `workers` worker
+    processes; a context manager that always stops it. Subclasses say how to start it
+    (`command`, `environment`), when it is ready (`answers`) and how it stops (`STOP`)."""
 
-    def __init__(self, database_url: str, workers: int, log_path: Path) -> None:
-        self.database_url = database_url
+    STOP = signal.SIGTERM  # the master's graceful shutdown of all its workers
+    NAME = "server"
+
+    def __init__(self, workers: int, log_path: Path) -> None:
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Server:
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def answers(self) -> bool:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -54,8 +68,68 @@ class Server:
     ) -> None:
         self.stop()
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
     def start(self, timeout: float = 60) -> None:
-        env = dict(os.environ)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.command(), env=self.environment(), stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.NAME} exited early; see {self.log_path}")
+            # Every worker must be up, not only the first one to bind.
+            if len(self.worker_pids()) >= self.workers and self.answers():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.NAME} not answering after {timeout}s; see {self.log_path}")
+
+    def worker_pids(self) -> list[int]:
+        return [] if self.process is None else sorted(_children(self.process.pid))
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        workers = self.worker_pids()
+        self.process.send_signal(self.STOP)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        for pid in workers:  # only our own workers, by id, if the master left any behind
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+
+
+class Server(ServerProcess):
+    """`c42 serve --workers N`, as in production."""
+
+    STOP = signal.SIGINT  # uvicorn's graceful shutdown of all workers
+
+    def __init__(self, database_url: str, workers: int, log_path: Path) -> None:
+        super().__init__(workers, log_path)
+        self.database_url = database_url
+
+    def command(self) -> list[str]:
+        serve = [str(C42), "serve", "--workers", str(self.workers), "--port", str(self.port)]
+        return [*serve, "--no-access-log"]
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
         env.update(
             C42_DATABASE_URL=self.database_url,
             # Per run; nothing signed survives it. bench/oauth.py picks it when it must key
@@ -66,36 +140,9 @@ class Server:
             C42_RATE_LIMIT_TOKEN="1000000000/60",  # noqa: S106 (a rate, not a secret)
             C42_ACCESS_LOG="false",
         )
-        command = [str(C42), "serve", "--workers", str(self.workers), "--port", str(self.port)]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [*command, "--no-access-log"], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            self._wait_healthy(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        return env
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def _wait_healthy(self, timeout: float) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early; see {self.log_path}")
-            # Every worker must be up, not only the first one to bind.
-            if len(self.worker_pids()) >= self.workers and self._healthy():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"server not healthy after {timeout}s; see {self.log_path}")
-
-    def _healthy(self) -> bool:
+    def answers(self) -> bool:
         try:
             with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
                 return bool(response.status == 200)
@@ -132,20 +179,6 @@ class Server:
                 )
             )
         return result
-
-    def stop(self, timeout: float = 20) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        workers = self.worker_pids()
-        self.process.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown of all workers
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        for pid in workers:  # only our own workers, by id, if the master left any behind
-            if Path(f"/proc/{pid}").exists():
-                os.kill(pid, signal.SIGKILL)
 
 
 def _children(pid: int) -> list[int]:
