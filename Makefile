@@ -48,10 +48,12 @@ bench: $(STAMP_DEV)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.run
 
-# django-oauth-toolkit's refresh grant measured the same way, for comparison (bench/reference/).
+# django-oauth-toolkit's refresh grant and a Django REST framework events list on the same
+# data, measured the same way, for comparison (bench/reference/).
 bench-reference: $(STAMP_DEV)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.reference.dot --hashed
+	$(BIN)/python -m bench.reference.drf
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

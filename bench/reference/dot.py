@@ -15,16 +15,11 @@ var/reference/results.json; exit status 1 when any request failed (non-2xx, sock
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import hashlib
 import json
 import os
-import platform
 import secrets
-import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,14 +27,10 @@ from typing import Any
 from bench import wrk
 from bench.oauth import basic
 from bench.reference.gunicorn import Gunicorn
+from bench.reference.measure import add_load_args, measure, write_results
+from bench.reference.venv import HERE, ROOT, VAR, VENV, ensure_venv, locked_versions
 from bench.scenarios import Scenario
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-VAR = ROOT / "var" / "reference"
-VENV = VAR / "venv"
-LOCK = HERE / "requirements-dot.lock"
-STAMP = VENV / ".installed-dot"  # the lock file's digest once installed
 DATABASE = VAR / "dot.sqlite3"
 TOKEN_PATH = "/o/token/"
 
@@ -85,17 +76,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench.reference.dot", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--duration", type=float, default=5.0, help="s of measured load")
-    p.add_argument("--warmup", type=float, default=2.0, help="s of warm-up load before it")
-    p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--threads", type=int, default=2, help="wrk threads")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    add_load_args(p, VAR / "results.json")
     p.add_argument(
         "--hashed",
         action="store_true",
         help="also measure DOT's default client secret (PBKDF2-hashed; about 10 req/s)",
     )
-    p.add_argument("--results", type=Path, default=VAR / "results.json")
     return p.parse_args(argv)
 
 
@@ -107,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     # BODIES_DIR: these go beside the reference database, not beside C42's.
     wrk.BODIES_DIR = VAR
     python = ensure_venv()
-    versions = _locked_versions()
+    versions = locked_versions()
     cases = [PLAIN, HASHED] if args.hashed else [PLAIN]
     print(
         f"DOT reference: django-oauth-toolkit {versions['django-oauth-toolkit']}, Django "
@@ -137,31 +123,25 @@ def main(argv: list[str] | None = None) -> int:
         pids = [server.pid, *workers]
         print(f"  serving on {server.url} (workers {workers})", flush=True)
         for one in prepared:
-            results[one.case.name], problems = measure(server, pids, one, args)
+            out, problems, _ = measure(
+                server,
+                pids,
+                one.scenario,
+                args,
+                bodies={"warmup": one.warmup.take, "run": one.run.take},
+                timeout=one.case.timeout,
+            )
+            results[one.case.name] = {"hashed_client_secret": one.case.hashed, **out}
             failures += problems
         if server.worker_pids() != workers:
             failures.append("a gunicorn worker restarted during the run")
-    write_results(args, versions, results, failures)
+    reference = "django-oauth-toolkit refresh_token grant at POST /o/token/"
+    document = {"reference": reference, "versions": versions}
+    write_results(args, "bench.reference.dot", document, results, failures)
     print(f"\nresults: {args.results}")
     for problem in failures:
         print(f"FAILED: {problem}")
     return 1 if failures else 0
-
-
-def ensure_venv() -> Path:
-    """var/reference/venv with the lock file installed; skipped when the stamp matches."""
-    python = VENV / "bin" / "python"
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()
-    if python.exists() and STAMP.exists() and STAMP.read_text().strip() == digest:
-        return python
-    print(f"  installing {LOCK.name} into {VENV}", flush=True)
-    if not python.exists():
-        # This interpreter's Python (venv resolves its base), so DOT runs on C42's version.
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "-r", str(LOCK)], check=True)
-    STAMP.write_text(digest + "\n")
-    return python
 
 
 def seed(
@@ -211,73 +191,6 @@ def seed(
     return prepared
 
 
-def measure(
-    server: Gunicorn, pids: list[int], one: Prepared, args: argparse.Namespace
-) -> tuple[dict[str, Any], list[str]]:
-    """Probe once, warm up, then the measured run: each wrk run spends its own pool."""
-    name = one.case.name
-    problem = one.scenario.probe(server.url)
-    if problem:
-        print(f"  {name}: probe failed: {problem}", flush=True)
-        return {"probe": problem}, [f"probe {name}: {problem}"]
-    failures: list[str] = []
-    out: dict[str, Any] = {"hashed_client_secret": one.case.hashed}
-    runs: list[tuple[str, float, Callable[[int], list[str]]]] = [
-        ("warmup", args.warmup, one.warmup.take),
-        ("run", args.duration, one.run.take),
-    ]
-    for label, seconds, bodies in runs:
-        if seconds <= 0:
-            continue
-        load = wrk.Load(seconds, args.connections, args.threads)
-        if one.case.timeout is not None:
-            load = dataclasses.replace(load, timeout=one.case.timeout)
-        scenario = dataclasses.replace(one.scenario, bodies=bodies)
-        result = wrk.run(server.url, scenario, load, pids)
-        out[label] = result.summary()
-        failures += [f"{label} {f}" for f in result.failures]
-        if label == "run":
-            _print_result(result)
-        if not server.wait_idle():
-            failures.append(f"{name}: the workers were still busy 120 s after the {label}")
-    return out, failures
-
-
-def write_results(
-    args: argparse.Namespace,
-    versions: dict[str, str],
-    results: dict[str, Any],
-    failures: list[str],
-) -> None:
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    config["command"] = " ".join(["python", "-m", "bench.reference.dot", *sys.argv[1:]])
-    document = {
-        "reference": "django-oauth-toolkit refresh_token grant at POST /o/token/",
-        "versions": versions,
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "cores": len(os.sched_getaffinity(0)),
-        "config": config,
-        "scenarios": results,
-        "failures": failures,
-    }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(document, indent=2) + "\n")
-
-
-def _print_result(result: wrk.WrkResult) -> None:
-    use = result.cpu.as_json(result.requests) if result.cpu else {}
-    print(
-        f"  {result.scenario:<26} {result.rps:8.0f} req/s  "
-        f"p50 {result.latency_ms['p50']:7.2f} ms  p99 {result.latency_ms['p99']:7.2f} ms  "
-        f"CPU/req server {use.get('server_us_per_request', 0):6.0f} us  "
-        f"other {use.get('other_pct', 0):3.0f}%  non-2xx {result.bad}",
-        flush=True,
-    )
-    if use.get("other_pct", 0) > 10:
-        print("    warning: something else used the CPU during this run; req/s is unreliable")
-
-
 def _check_token_response(body: Any) -> str | None:
     if body.get("token_type") != "Bearer" or not body.get("refresh_token"):
         return f"refresh: unexpected answer {sorted(body)}"
@@ -290,15 +203,6 @@ def _tokens(count: int) -> list[str]:
 
 def _body(refresh_token: str) -> str:
     return f"grant_type=refresh_token&refresh_token={refresh_token}"
-
-
-def _locked_versions() -> dict[str, str]:
-    pins = {}
-    for line in LOCK.read_text().splitlines():
-        name, sep, version = line.strip().partition("==")
-        if sep and not name.startswith("#"):
-            pins[name.lower()] = version
-    return pins
 
 
 if __name__ == "__main__":
