@@ -101,7 +101,3 @@ def scope_filter(subject: AuthSubject) -> list[ColumnElement[bool]]:
     if subject.service_id is not None:
         return [events.c.service_id == subject.service_id]
     return []
-
-
-def readable(access: Subquery) -> ColumnElement[bool]:
-    return and_(access.c.permission > 0, events.c.deleted_at.is_(None))
