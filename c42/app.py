@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -13,6 +14,9 @@ from starlette.responses import Response
 
 from c42 import errors
 from c42.auth.authenticate import Authenticator
+from c42.auth.oauth import apps
+from c42.auth.oauth.origins import RegisteredOrigins
+from c42.cors import CORSMiddleware
 from c42.db import Database
 from c42.middleware import APIMiddleware, HeadersAndLogMiddleware
 from c42.resources.router import api_routers
@@ -36,6 +40,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     app.state.authenticator = Authenticator(db, settings.token_cache_seconds)
+    app.state.origins = RegisteredOrigins(_origins_loader(db), settings.token_cache_seconds)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> Response:
@@ -49,8 +54,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     _install_error_handlers(app)
     install_web(app, settings)  # /static/, session (innermost: wraps only the routes)
     app.add_middleware(APIMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Outside the body checks, so that a page can read their 413/415 too.
+    app.add_middleware(CORSMiddleware, origins=app.state.origins)
     app.add_middleware(HeadersAndLogMiddleware, log=settings.access_log)
     return app
+
+
+def _origins_loader(db: Database) -> Callable[[], frozenset[str]]:
+    def load() -> frozenset[str]:
+        with db.session(write=False) as session:
+            return apps.public_app_origins(session)
+
+    return load
 
 
 def _install_error_handlers(app: FastAPI) -> None:

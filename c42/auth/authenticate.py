@@ -163,6 +163,25 @@ def check_grants(
         )
 
 
+def check_origin(subject: AuthSubject, origin: str | None) -> None:
+    """A request sent by a web page of another site (`origin`: the normal form of its `Origin`
+    header, "null" when opaque; None for a server or our own pages). SPEC §1, §5.3: User and
+    Action Tokens are server tokens, never honoured from a browser; an OAuth token only from
+    an origin registered by its own (public) app, so one app's page cannot use another's token."""
+    if origin is None:
+        return
+    if subject.kind is not CredentialKind.OAUTH:
+        raise unauthorized(
+            subject.kind,
+            "invalid_token",
+            "User and Action Tokens are server tokens: not accepted from a web page.",
+        )
+    if origin not in subject.origins:
+        raise unauthorized(
+            subject.kind, "invalid_token", "This token's app is not registered for this origin."
+        )
+
+
 def narrowed(subject: AuthSubject, **changes: Any) -> AuthSubject:
     return replace(subject, **changes)
 

@@ -41,6 +41,7 @@ class AuthSubject:
     is_staff: bool = False
     grants: tuple[Grant, ...] = ()  # Action Tokens only
     max_uses: int | None = None  # Action Tokens only
+    origins: frozenset[str] = frozenset()  # OAuth: web origins of a public (JavaScript) app
 
     @property
     def can_write(self) -> bool:

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from c42 import cors
 from c42.auth import authenticate as authn
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
@@ -83,6 +84,7 @@ async def authenticated(request: Request) -> AuthSubject:
     if entry is None:
         entry = await run_in_threadpool(authenticator.load, key, credential.kind)
     subject = authn.check(entry, credential.kind)
+    authn.check_origin(subject, cors.foreign_origin(request.scope, settings.issuer))
     if subject.kind is CredentialKind.ACTION_TOKEN:
         route = request.scope.get("route")
         method = "GET" if request.method == "HEAD" else request.method  # HEAD is a bodiless GET

@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from c42.auth.oauth import apps, flow
 from c42.auth.oauth.config import OAuthConfig
+from c42.auth.oauth.origins import header_origin
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.server import OAuthServer, metadata
 from c42.auth.subject import CredentialKind
@@ -190,18 +191,9 @@ async def _endpoint(
 def cors_allows(server: OAuthServer, client_id: str, origin: str | None) -> bool:
     """Only a public app's own registered origins may read its token responses."""
     app = apps.find(server.uow, client_id)
-    return bool(app and app.is_public and origin and origin.lower() in (app.cors_origins or []))
-
-
-async def preflight_allows(request: Request, origin: str) -> bool:
-    """A CORS preflight carries no client_id: any public app's registered origin passes."""
-    db: Database = request.app.state.db
-
-    def run() -> bool:
-        with db.session(write=False) as session:
-            return origin.lower() in apps.public_app_origins(session)
-
-    return await run_in_threadpool(run)
+    if not (app and app.is_public and origin):
+        return False
+    return origin in {header_origin(registered) for registered in app.cors_origins or ()}
 
 
 def server_metadata(request: Request) -> dict[str, object]:

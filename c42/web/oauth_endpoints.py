@@ -16,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from c42 import cors
 from c42.auth.oauth.flow import ConsentPrompt, ErrorPage, LoginRequired
+from c42.auth.oauth.origins import header_origin
 from c42.models import User
 from c42.web import oauth_adapter as adapter
 from c42.web.csrf import require_csrf
@@ -29,7 +31,6 @@ router = APIRouter(include_in_schema=False)
 AUTHORIZE_PATH = "/oauth2/authorize/"
 LOGIN_PATH = "/accounts/login/"
 _NOT_FORM_FIELDS = ("csrf_token", "decision")
-_CORS_MAX_AGE = "600"
 
 
 # -- authorization endpoint (RFC 6749 §3.1, §4.1.1) ---------------------------------------
@@ -101,14 +102,16 @@ async def _consent_page(request: Request, prompt: ConsentPrompt) -> Response:
 @router.post("/oauth2/token/")
 @router.post("/oauth2/token")
 async def token(request: Request) -> Response:
-    origin = request.headers.get("origin")
+    origin = header_origin(request.headers.get("origin"))
     try:
         form = await adapter.read_form(request)
     except adapter.BadForm as exc:
         return adapter.bad_form(exc)
     limited = await _rate_limited(request, adapter.client_id_of(request, form))
     if limited is not None:
-        return limited
+        # Readable by any registered origin, so that a page can honour Retry-After.
+        registered = request.app.state.origins.fresh() or frozenset()
+        return _with_cors(limited, origin if origin in registered else None)
     response, readable = await adapter.token(request, form, origin)
     return _with_cors(response, origin if readable else None)
 
@@ -116,7 +119,7 @@ async def token(request: Request) -> Response:
 @router.post("/oauth2/revoke/")
 @router.post("/oauth2/revoke")
 async def revoke(request: Request) -> Response:
-    origin = request.headers.get("origin")
+    origin = header_origin(request.headers.get("origin"))
     try:
         form = await adapter.read_form(request)
     except adapter.BadForm as exc:
@@ -135,27 +138,11 @@ async def introspect(request: Request) -> Response:
     return await adapter.introspect(request, form)
 
 
-@router.options("/oauth2/token/")
-@router.options("/oauth2/token")
-@router.options("/oauth2/revoke/")
-@router.options("/oauth2/revoke")
-async def preflight(request: Request) -> Response:
-    """CORS preflight: only for an origin a public app registered (never `*`)."""
-    origin = request.headers.get("origin")
-    if not origin or not await adapter.preflight_allows(request, origin):
-        return Response(status_code=204, headers={"Vary": "Origin"})
-    headers = {
-        "Access-Control-Allow-Methods": "POST",
-        "Access-Control-Allow-Headers": "Content-Type",
-        "Access-Control-Max-Age": _CORS_MAX_AGE,
-    }
-    return _with_cors(Response(status_code=204, headers=headers), origin)
-
-
 def _with_cors(response: Response, origin: str | None) -> Response:
-    response.headers["Vary"] = "Origin"
-    if origin:
-        response.headers["Access-Control-Allow-Origin"] = origin  # exactly one origin
+    """Readable by `origin` (one origin, never `*`); preflights are answered in c42.cors."""
+    response.headers.append("Vary", "Origin")
+    for name, value in cors.allow_headers(origin) if origin else ():
+        response.headers.append(name.decode(), value.decode())
     return response
 
 

@@ -7,25 +7,23 @@ is right; a password KDF would only slow the token endpoint down).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from c42 import compiled
 from c42.auth import secrets
+from c42.auth.oauth import origins
 from c42.auth.oauth.redirect_uris import InvalidRedirectURI, validate_registration
 from c42.auth.subject import SCOPE_READ, SCOPE_WRITE, SERVICE_SCOPES
 from c42.errors import InvalidRequest, NotFound
 from c42.models import OAuthApp, Service
 from c42.unit_of_work import UnitOfWork
 
-_ORIGIN = re.compile(r"^https?://[^/?#@\s]+$")
 _apps = OAuthApp.__table__
 
 
@@ -86,9 +84,10 @@ def check(spec: AppSpec) -> None:
         raise InvalidRequest("Only confidential apps (with a client secret) may use silent OAuth.")
     if spec.cors_origins and not spec.public:
         raise InvalidRequest("CORS origins are for public (JavaScript) apps only.")
-    for origin in spec.cors_origins:
-        if not _ORIGIN.match(origin) or origin == "null":
-            raise InvalidRequest(f"Invalid CORS origin {origin!r}: use scheme://host[:port].")
+    try:
+        origins.normal_origins(spec.cors_origins)
+    except origins.InvalidOrigin as exc:
+        raise InvalidRequest(f"Invalid origin {exc}.") from exc
     unknown = set(spec.scopes) - SERVICE_SCOPES
     if unknown or not spec.scopes:
         raise InvalidRequest(f"Unknown scopes: {', '.join(sorted(unknown)) or '(none)'}.")
@@ -118,7 +117,7 @@ def create(
         is_public=spec.public,
         allow_silent=spec.silent,
         require_pkce=spec.require_pkce or spec.public,  # SPEC §5.3: public apps must use PKCE
-        cors_origins=[_normal_origin(o) for o in spec.cors_origins],
+        cors_origins=origins.normal_origins(spec.cors_origins),
     )
     session.add(app)
     session.flush()
@@ -155,13 +154,9 @@ def check_secret(app: AppRow | OAuthApp, server_key: str, client_secret: str) ->
     return secrets.same(secrets.keyed_digest(client_secret, server_key), app.client_secret_digest)
 
 
-def public_app_origins(session: Session) -> set[str]:
-    """Every CORS origin registered by a public app (answers a CORS preflight, which carries
-    no client_id)."""
+def public_app_origins(session: Session) -> frozenset[str]:
+    """Every web origin registered by a public app, in normal form (what CORS answers for:
+    a preflight carries no client_id)."""
     rows = session.scalars(select(OAuthApp.cors_origins).where(OAuthApp.is_public.is_(True)))
-    return {origin for origins in rows for origin in (origins or [])}
-
-
-def _normal_origin(origin: str) -> str:
-    parts = urlsplit(origin)
-    return f"{parts.scheme}://{parts.netloc}".lower()  # browsers send the Origin lower-cased
+    found = (origins.header_origin(origin) for registered in rows for origin in registered or ())
+    return frozenset(origin for origin in found if origin)

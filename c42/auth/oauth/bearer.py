@@ -27,6 +27,8 @@ _LOOKUP = (
         _t.c.access_expires_at,
         _t.c.access_revoked_at,
         _a.c.service_id,
+        _a.c.is_public,
+        _a.c.cors_origins,
         _u.c.is_active,
         _u.c.is_staff,
         _u.c.sandbox_service_id,
@@ -55,5 +57,7 @@ def lookup(db: Database, token_digest: str) -> CacheEntry:
         scopes=frozenset(row.scope.split()) & SERVICE_SCOPES,
         is_sandbox=row.sandbox_service_id is not None,
         is_staff=False,  # staff powers are never delegated to an app
+        # SPEC §5.3: only a public app's registered origins may present its tokens in a browser
+        origins=frozenset(row.cors_origins or ()) if row.is_public else frozenset(),
     )
     return CacheEntry(subject, row.access_expires_at)
