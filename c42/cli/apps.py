@@ -1,12 +1,16 @@
-"""`c42 app create`: register an OAuth app under a service (SPEC §3, §5.3)."""
+"""`c42 app create|update|show`: OAuth apps (clients) under a service (SPEC §3, §5.3, §8)."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+from sqlalchemy import select
 
 from c42.auth.oauth import apps
 from c42.auth.subject import SERVICE_SCOPES
-from c42.cli.output import emit, session
+from c42.cli.output import CommandError, emit, session
+from c42.models import OAuthApp
 from c42.settings import get_settings
 
 SECRET_NOTE = "The client secret is shown only now; store it on your server, never in an app."
@@ -25,7 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--public", action="store_true", help="no client secret (native/JS app)")
     p.add_argument("--silent", action="store_true", help="may use silent OAuth (confidential)")
     p.add_argument(
-        "--cors-origin", action="append", default=[], dest="cors_origins", metavar="ORIGIN"
+        "--origin",
+        "--cors-origin",
+        action="append",
+        default=[],
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help="web origin (https://host[:port]) of a public JavaScript app: CORS for it",
     )
     p.add_argument("--require-pkce", action="store_true", help="PKCE even when confidential")
     p.add_argument(
@@ -35,8 +45,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         choices=sorted(SERVICE_SCOPES),
         help="scopes the app may ask for (default: all)",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(handler=create)
+
+    p = group.add_parser("update", help="change an app; options not given stay as they are")
+    p.add_argument("client_id", metavar="CLIENT_ID")
+    p.add_argument("--name", help="the name shown on the consent page")
+    p.add_argument(
+        "--redirect-uri",
+        action="append",
+        dest="redirect_uris",
+        metavar="URI",
+        help="replaces the registered redirect URIs (repeat for several)",
+    )
+    origins = p.add_mutually_exclusive_group()
+    origins.add_argument(
+        "--origin",
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help="replaces the app's web origins (repeat for several)",
+    )
+    origins.add_argument(
+        "--no-origins", action="store_true", help="remove every web origin (no more CORS)"
+    )
+    silent = p.add_mutually_exclusive_group()
+    silent.add_argument("--silent", action="store_true", default=None, dest="silent")
+    silent.add_argument("--no-silent", action="store_false", dest="silent")
+    pkce = p.add_mutually_exclusive_group()
+    pkce.add_argument("--require-pkce", action="store_true", default=None, dest="require_pkce")
+    pkce.add_argument("--no-require-pkce", action="store_false", dest="require_pkce")
+    p.add_argument("--json", action="store_true", help="print the app as a JSON object")
+    p.set_defaults(handler=update)
+
+    p = group.add_parser("show", help="print an app's registration (never its secret)")
+    p.add_argument("client_id", metavar="CLIENT_ID")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.set_defaults(handler=show)
 
 
 def create(args: argparse.Namespace) -> int:
@@ -65,3 +111,49 @@ def create(args: argparse.Namespace) -> int:
         text += "public app: no client secret; use PKCE (S256)"
     emit(data, args.json, text)
     return 0
+
+
+def update(args: argparse.Namespace) -> int:
+    changes = apps.AppChanges(
+        name=args.name,
+        redirect_uris=args.redirect_uris,
+        cors_origins=[] if args.no_origins else args.cors_origins,
+        silent=args.silent,
+        require_pkce=args.require_pkce,
+    )
+    with session() as s:
+        data = _describe(apps.update(s, args.client_id, changes))
+    emit(data, args.json, _text(data))
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    with session() as s:
+        app = s.scalar(select(OAuthApp).where(OAuthApp.client_id == args.client_id))
+        if app is None:
+            raise CommandError(f"No app with client_id {args.client_id}.")
+        data = _describe(app)
+    emit(data, args.json, _text(data))
+    return 0
+
+
+def _describe(app: OAuthApp) -> dict[str, Any]:
+    return {
+        "client_id": app.client_id,
+        "service_id": app.service_id,
+        "name": app.name,
+        "public": app.is_public,
+        "redirect_uris": list(app.redirect_uris),
+        "origins": list(app.cors_origins or ()),
+        "silent": app.allow_silent,
+        "require_pkce": app.require_pkce,
+        "scopes": app.allowed_scopes.split(),
+        "created": app.created.isoformat(),
+    }
+
+
+def _text(data: dict[str, Any]) -> str:
+    return "\n".join(
+        f"{name + ':':<15}{' '.join(value) if isinstance(value, list) else value}"
+        for name, value in data.items()
+    )

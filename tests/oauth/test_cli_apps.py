@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,90 @@ def test_demo_apps_are_stable_and_work(
     ).json()["data"]
     assert [c["name"] for c in calendars] == ["Team"]  # only the demo service's calendar
     b.http.close()
+
+
+def _preflight_allows(client: httpx.Client, origin: str) -> bool:
+    answer = client.options(
+        "/api/v2/events/",
+        headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
+    )
+    return answer.headers.get("access-control-allow-origin") == origin
+
+
+def _eventually(check: Callable[[], bool]) -> bool:
+    """Origins are re-read within the credential cache time (1 s)."""
+    deadline = time.monotonic() + 5
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_update_origins_and_show(
+    cli: Callable[..., Any], service_id: str, client: httpx.Client
+) -> None:
+    created = _json(
+        cli(
+            "app", "create", "--service", service_id, "--name", "CLI spa", "--public",
+            "--redirect-uri", "https://old-spa.example/cb", "--origin", "https://Old-Spa.example",
+            "--json",
+        )
+    )  # fmt: skip
+    client_id = created["client_id"]
+    assert _eventually(lambda: _preflight_allows(client, "https://old-spa.example"))
+
+    updated = _json(
+        cli(
+            "app", "update", client_id, "--name", "CLI spa 2",
+            "--origin", "https://new-spa.example:443/", "--origin", "http://127.0.0.1:5173",
+            "--json",
+        )
+    )  # fmt: skip
+    assert updated["origins"] == ["https://new-spa.example", "http://127.0.0.1:5173"]
+    assert updated["name"] == "CLI spa 2"
+    assert updated["redirect_uris"] == ["https://old-spa.example/cb"]  # not given: kept
+    assert _eventually(lambda: _preflight_allows(client, "https://new-spa.example"))
+    assert _eventually(lambda: not _preflight_allows(client, "https://old-spa.example"))
+
+    shown = _json(cli("app", "show", client_id, "--json"))
+    assert shown == updated
+    assert "secret" not in json.dumps(shown)
+
+    cleared = _json(cli("app", "update", client_id, "--no-origins", "--json"))
+    assert cleared["origins"] == []
+    assert _eventually(lambda: not _preflight_allows(client, "https://new-spa.example"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--origin", "https://*.example"], "wildcard"),
+        (["--origin", "http://plain.example"], "loopback"),
+        (["--origin", "https://spa.example/app"], "no path"),
+        (["--redirect-uri", "http://plain.example/cb"], "plain http"),
+    ],
+    ids=["wildcard", "plain-http-origin", "path", "plain-http-redirect"],
+)
+def test_update_refusals_change_nothing(
+    cli: Callable[..., Any], service_id: str, args: list[str], message: str
+) -> None:
+    created = _json(
+        cli(
+            "app", "create", "--service", service_id, "--name", "CLI spa", "--public",
+            "--redirect-uri", "https://spa.example/cb", "--origin", "https://spa.example",
+            "--json",
+        )
+    )  # fmt: skip
+    result = cli("app", "update", created["client_id"], *args)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stdout == ""
+    shown = _json(cli("app", "show", created["client_id"], "--json"))
+    assert shown["origins"] == ["https://spa.example"]
+    assert shown["redirect_uris"] == ["https://spa.example/cb"]
+
+
+def test_update_unknown_app(cli: Callable[..., Any]) -> None:
+    result = cli("app", "update", "no-such-client", "--name", "X")
+    assert result.returncode == 2 and "No app" in result.stderr
+    assert cli("app", "show", "no-such-client").returncode == 2

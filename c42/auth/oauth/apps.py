@@ -137,6 +137,43 @@ def _build_find() -> Any:
     return select(*_apps.c).where(_apps.c.client_id == bindparam("client_id"))
 
 
+@dataclass(frozen=True)
+class AppChanges:
+    """What `c42 app update` may change; None leaves a value as it is."""
+
+    name: str | None = None
+    redirect_uris: Sequence[str] | None = None
+    cors_origins: Sequence[str] | None = None
+    silent: bool | None = None
+    require_pkce: bool | None = None
+
+
+def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
+    """Change a registered app; the whole result is checked by the rules of `check`. Every
+    process sees the change within the credential cache time (origins, tokens' apps)."""
+    app = session.scalar(select(OAuthApp).where(OAuthApp.client_id == client_id))
+    if app is None:
+        raise NotFound(f"No app with client_id {client_id}.")
+    spec = AppSpec(
+        service_id=app.service_id,
+        name=app.name if changes.name is None else changes.name,
+        redirect_uris=app.redirect_uris if changes.redirect_uris is None else changes.redirect_uris,
+        public=app.is_public,
+        silent=app.allow_silent if changes.silent is None else changes.silent,
+        require_pkce=app.require_pkce if changes.require_pkce is None else changes.require_pkce,
+        cors_origins=app.cors_origins if changes.cors_origins is None else changes.cors_origins,
+        scopes=app.allowed_scopes.split(),
+    )
+    check(spec)
+    app.name = spec.name.strip()
+    app.redirect_uris = list(spec.redirect_uris)
+    app.cors_origins = origins.normal_origins(spec.cors_origins)
+    app.allow_silent = spec.silent
+    app.require_pkce = spec.require_pkce or spec.public  # SPEC §5.3: public apps use PKCE
+    session.flush()
+    return app
+
+
 def find_by_name(session: Session, service_id: str, name: str) -> OAuthApp | None:
     return session.scalar(
         select(OAuthApp).where(OAuthApp.service_id == service_id, OAuthApp.name == name)
