@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from c42.auth import browser_sessions
 from c42.auth.passwords import hash_password
 from c42.emails import normalise_email
 from c42.errors import Conflict, NotFound
@@ -51,6 +52,16 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Activate (and mark verified) or deactivate an account. Deactivation ends the user's
+    browser sessions for good: activating the account again does not bring them back."""
+    user.is_active = active
+    if active:
+        user.email_verified = True
+    else:
+        browser_sessions.end_sessions(session, user.id)
 
 
 def create_service(session: Session, name: str, admin: User | None = None) -> Service:

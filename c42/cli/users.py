@@ -1,10 +1,11 @@
-"""`c42 user create|activate|deactivate`."""
+"""`c42 user create|activate|deactivate|end-sessions`."""
 
 from __future__ import annotations
 
 import argparse
 
 from c42 import accounts
+from c42.auth import browser_sessions
 from c42.cli.output import emit, session
 
 
@@ -25,6 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         p = group.add_parser(action, help=f"{action} a user")
         p.add_argument("email")
         p.set_defaults(handler=lambda args, active=active: set_active(args, active))
+    p = group.add_parser("end-sessions", help="log a user out of every browser")
+    p.add_argument("email")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=end_sessions)
 
 
 def create(args: argparse.Namespace) -> int:
@@ -46,9 +51,19 @@ def create(args: argparse.Namespace) -> int:
 def set_active(args: argparse.Namespace, active: bool) -> int:
     with session() as s:
         user = accounts.get_user(s, args.email)
-        user.is_active = active
-        if active:
-            user.email_verified = True
+        accounts.set_active(s, user, active)
         email = user.email
     print(f"{'activated' if active else 'deactivated'} {email}")
+    return 0
+
+
+def end_sessions(args: argparse.Namespace) -> int:
+    """An operator's "end sessions": every browser of the account must log in again."""
+    with session() as s:
+        user = accounts.get_user(s, args.email)
+        ended = browser_sessions.end_sessions(s, user.id)
+        email = user.email
+    emit(
+        {"email": email, "ended": ended}, args.json, f"ended {ended} browser session(s) of {email}"
+    )
     return 0

@@ -12,11 +12,13 @@ from c42.models.planning import (
     ReadableEvent,
     SyncCounter,
 )
+from c42.models.sessions import BrowserSession
 from c42.models.users import Service, ServiceSubscription, User
 
 __all__ = [
     "ActionToken",
     "Base",
+    "BrowserSession",
     "Calendar",
     "CalendarSubscription",
     "Event",

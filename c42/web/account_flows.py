@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from c42 import accounts
+from c42.auth import browser_sessions
 from c42.auth.passwords import hash_password, verify_password
 from c42.db import Database
 from c42.emails import InvalidEmail, normalise_email
@@ -238,8 +239,8 @@ def _reset_user(
 
 
 def reset_password(db: Database, settings: Settings, token: str, new_password: str) -> User | None:
-    """Set the new password. The changed hash ends every browser session (their fingerprint
-    no longer matches) and the link itself; the user's OAuth tokens are revoked (SPEC §5.3)."""
+    """Set the new password (the changed hash also ends the link itself), end every browser
+    session of the user and revoke their OAuth tokens (SPEC §5.3)."""
     new_hash = hash_password(new_password)
     with db.session() as session:
         user = _reset_user(session, settings, token, lock=True)
@@ -263,6 +264,7 @@ def reset_password(db: Database, settings: Settings, token: str, new_password: s
             )
         )
         revoked = int(cast(CursorResult[Any], result).rowcount)
+        browser_sessions.end_sessions(session, user.id)  # SPEC §5.3: every browser, this one too
         session.add(
             SecurityEvent(kind="password_reset", user_id=user.id, detail={"tokens": revoked})
         )

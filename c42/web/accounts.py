@@ -97,7 +97,7 @@ async def login(request: Request) -> Response:
         return _login_form(
             request, next_url, email=email, error=_FAILURES[outcome], status_code=400
         )
-    log_in(request, user)
+    await log_in(request, user)
     return redirect(next_url or DEFAULT_NEXT)
 
 
@@ -111,7 +111,7 @@ async def logout_page(request: Request) -> Response:
 @router.post("/accounts/logout/")
 async def logout(request: Request) -> Response:
     await require_csrf(request)
-    log_out(request)
+    await log_out(request)
     return redirect(LOGIN_PATH + "?notice=logged-out")
 
 

@@ -2,14 +2,14 @@
 hidden input `csrf_token`; a POST without the matching value is refused with 403 before
 anything is read or written.
 
-The token lives in the signed session cookie (synchroniser token pattern). `SameSite=Lax` on
-that cookie is a second line of defence, not the only one.
+The session owns the token (c42.web.session: derived from the session secret once logged in,
+kept in the anonymous pre-session before); synchroniser token pattern. `SameSite=Lax` on the
+session cookie is a second line of defence, not the only one.
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -17,10 +17,9 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from c42.errors import Forbidden, InvalidRequest
-from c42.web.session import session_data
+from c42.web.session import expected_csrf_token
 
 FIELD = "csrf_token"
-_SESSION_KEY = "csrf"
 MAX_FORM_FIELDS = 50
 
 
@@ -29,16 +28,6 @@ class CSRFError(Forbidden):
 
     code = "csrf_failed"
     message = "This form has expired or did not come from this site. Reload the page and retry."
-
-
-def csrf_token(request: Request) -> str:
-    """The session's CSRF token, created on first use."""
-    data = session_data(request)
-    token = data.get(_SESSION_KEY)
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        data[_SESSION_KEY] = token
-    return token
 
 
 async def read_form(request: Request) -> FormData:
@@ -54,7 +43,7 @@ async def require_csrf(request: Request) -> FormData:
     (403) when it is missing or wrong. Returns the form for the handler to use."""
     form = await read_form(request)
     sent = form.get(FIELD)
-    expected = session_data(request).get(_SESSION_KEY)
+    expected = expected_csrf_token(request)
     if (
         not isinstance(sent, str)
         or not isinstance(expected, str)

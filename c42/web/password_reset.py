@@ -117,5 +117,5 @@ async def set_new_password(request: Request, token: str) -> Response:
     changed = await run_in_threadpool(account_flows.reset_password, db, settings, token, password)
     if changed is None:
         return _invalid_link(request)
-    log_out(request)  # this browser too: log in again with the new password
+    await log_out(request)  # this browser too: log in again with the new password
     return redirect("/accounts/login/?notice=password-changed")

@@ -184,5 +184,5 @@ async def _activate_and_log_in(request: Request, token: str) -> Response:
     activated = await run_in_threadpool(account_flows.activate, db, settings, token)
     if activated is None:
         return _invalid_link(request)
-    log_in(request, activated.user)  # a fresh session; drops the registration marker too
+    await log_in(request, activated.user)  # a fresh session; drops the registration marker too
     return redirect(safe_next(activated.next_url) or DEFAULT_NEXT)

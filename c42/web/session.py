@@ -1,35 +1,38 @@
-"""The browser login session: a signed cookie (`c42_session`) holding who is logged in.
+"""The browser login session, kept server-side (c42.auth.browser_sessions).
 
-The cookie is signed (itsdangerous, through Starlette's SessionMiddleware) with a key derived
-from the server secret; it holds the user id, a fingerprint of the user's password hash, the
-login time and the CSRF token. It is `HttpOnly`, `SameSite=Lax`, and `Secure` when the issuer
-is HTTPS (SPEC §6).
+The `c42_session` cookie is Starlette's signed session cookie (itsdangerous, key derived from
+the server secret), `HttpOnly`, `SameSite=Lax`, `Path=/`, and `Secure` when the issuer is
+HTTPS (SPEC §6). Once logged in it holds one value: the session secret (256 random bits),
+whose digest names a `browser_sessions` row. Before login it holds the anonymous pre-session:
+the CSRF token of the login and registration forms (and which account this browser just
+registered).
 
-A session counts only while the user is an active, real (non-sandbox, not closed) account and
-the fingerprint still matches: a password reset changes the hash and so ends every browser
-session of that user at once (SPEC §5.3), with no server-side session store.
+Every page request looks the secret up, so ending a session on the server (logout, password
+reset, deactivation, an operator) ends it at once for every copy of the cookie. Login starts a
+new session and drops everything the browser held before (session fixation); the CSRF token
+of a logged-in session is derived from its secret, so it changes at login too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
+import secrets
 from typing import Any
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from c42.auth import browser_sessions
+from c42.auth.browser_sessions import LiveSession
 from c42.db import Database
 from c42.models import User
 from c42.settings import Settings
 
 COOKIE_NAME = "c42_session"
-MAX_AGE = 14 * 24 * 3600  # seconds; the cookie's lifetime and the login's absolute limit
-_USER = "uid"
-_FINGERPRINT = "fp"
-_LOGGED_IN_AT = "at"
+MAX_AGE = int(browser_sessions.MAX_AGE.total_seconds())  # the cookie's Max-Age
+_SECRET = "sid"  # the logged-in session's secret
+_CSRF = "csrf"  # the anonymous pre-session's CSRF token
 
 
 def derive_key(settings: Settings, purpose: str) -> str:
@@ -39,7 +42,8 @@ def derive_key(settings: Settings, purpose: str) -> str:
 
 
 def password_fingerprint(settings: Settings, password_hash: str | None) -> str:
-    """A short keyed digest of the password hash: changes whenever the password changes."""
+    """A short keyed digest of the password hash: changes whenever the password changes
+    (makes the e-mailed links single-use, see account_flows)."""
     key = derive_key(settings, "password-fingerprint").encode()
     return hmac.new(key, (password_hash or "").encode(), hashlib.sha256).hexdigest()[:16]
 
@@ -56,62 +60,106 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def current_user_id(request: Request) -> str | None:
-    """The logged-in user's id, or None. Blocking (one primary-key read); in async code use
-    `current_user_id_async`. The result is remembered on the request."""
-    if hasattr(request.state, "web_user_id"):
-        cached: str | None = request.state.web_user_id
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _secret(request: Request) -> str | None:
+    value = session_data(request).get(_SECRET)
+    return value if isinstance(value, str) and value else None
+
+
+def current_login(request: Request) -> LiveSession | None:
+    """The browser's live session, or None. Blocking (one indexed read); in async code use
+    `current_login_async`. The result is remembered on the request. A cookie whose session
+    has ended is turned back into an anonymous one."""
+    if hasattr(request.state, "web_login"):
+        cached: LiveSession | None = request.state.web_login
         return cached
-    user_id = _check(request)
-    request.state.web_user_id = user_id
-    return user_id
+    secret = _secret(request)
+    login = browser_sessions.look_up(_db(request), secret) if secret else None
+    if secret and login is None:
+        session_data(request).pop(_SECRET, None)
+    request.state.web_login = login
+    return login
+
+
+async def current_login_async(request: Request) -> LiveSession | None:
+    if hasattr(request.state, "web_login"):
+        cached: LiveSession | None = request.state.web_login
+        return cached
+    return await run_in_threadpool(current_login, request)
+
+
+def current_user_id(request: Request) -> str | None:
+    """The logged-in user's id, or None (blocking; see `current_login`)."""
+    login = current_login(request)
+    return login.user_id if login else None
 
 
 async def current_user_id_async(request: Request) -> str | None:
-    if hasattr(request.state, "web_user_id"):
-        cached: str | None = request.state.web_user_id
-        return cached
-    return await run_in_threadpool(current_user_id, request)
+    login = await current_login_async(request)
+    return login.user_id if login else None
 
 
-def _check(request: Request) -> str | None:
-    data = session_data(request)
-    user_id = data.get(_USER)
-    fingerprint = data.get(_FINGERPRINT)
-    logged_in_at = data.get(_LOGGED_IN_AT)
-    if not isinstance(user_id, str) or not isinstance(fingerprint, str):
-        return None
-    if not isinstance(logged_in_at, int) or time.time() - logged_in_at > MAX_AGE:
-        return None  # absolute lifetime, even if the cookie keeps being refreshed
-    db: Database = request.app.state.db
-    with db.session(write=False) as session:
-        row = session.execute(
-            select(User.password_hash).where(
-                User.id == user_id,
-                User.is_active.is_(True),
-                User.sandbox_service_id.is_(None),  # sandbox users never log in (SPEC §5.4)
-                User.closed_at.is_(None),
-            )
-        ).first()
-    if row is None:
-        return None
-    expected = password_fingerprint(_settings(request), row.password_hash)
-    if not hmac.compare_digest(expected.encode(), fingerprint.encode()):
-        return None  # the password changed since this login: the session has ended
-    return user_id
+async def log_in(request: Request, user: User) -> None:
+    """Start a new server-side session for `user` and make it the browser's. The browser's
+    previous session, if any, ends; everything the cookie held (the anonymous CSRF token too)
+    is dropped, so a cookie planted or copied before login is worthless after (session
+    fixation)."""
+    previous = await current_login_async(request)
+    db = _db(request)
+    user_agent = request.headers.get("user-agent", "")
+    ip = request.client.host if request.client else None
 
+    def start() -> browser_sessions.StartedSession:
+        with db.session() as session:
+            if previous is not None:
+                browser_sessions.end_sessions(session, previous.user_id, only=previous.id)
+            return browser_sessions.start(session, user.id, user_agent=user_agent, ip=ip)
 
-def log_in(request: Request, user: User) -> None:
-    """Start a fresh session for `user`. Everything from before (including the CSRF token)
-    is dropped first, so a session id planted before login is worthless (session fixation)."""
+    started = await run_in_threadpool(start)
     data = session_data(request)
     data.clear()
-    data[_USER] = user.id
-    data[_FINGERPRINT] = password_fingerprint(_settings(request), user.password_hash)
-    data[_LOGGED_IN_AT] = int(time.time())
-    request.state.web_user_id = user.id
+    data[_SECRET] = started.secret
+    request.state.web_login = started.session
 
 
-def log_out(request: Request) -> None:
+async def log_out(request: Request) -> None:
+    """End this browser's session on the server (every copy of the cookie stops working) and
+    clear the cookie."""
+    login = await current_login_async(request)
+    if login is not None:
+        db = _db(request)
+
+        def end() -> None:
+            with db.session() as session:
+                browser_sessions.end_sessions(session, login.user_id, only=login.id)
+
+        await run_in_threadpool(end)
     session_data(request).clear()
-    request.state.web_user_id = None
+    request.state.web_login = None
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token of this browser's session (SPEC §5.3): derived from the session secret
+    once logged in; before login a random one kept in the pre-session, created on first use."""
+    expected = expected_csrf_token(request)
+    if expected is not None:
+        return expected
+    token = secrets.token_urlsafe(32)
+    session_data(request)[_CSRF] = token
+    return token
+
+
+def expected_csrf_token(request: Request) -> str | None:
+    """The token a form of this session must carry, or None when the session has none yet."""
+    secret = _secret(request)
+    if secret is not None:
+        # HMAC: the token shows nothing of the secret, and a token of one session (or one
+        # from before login) never matches another.
+        key = derive_key(_settings(request), "csrf").encode()
+        return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+    token = session_data(request).get(_CSRF)
+    return token if isinstance(token, str) and len(token) >= 32 else None

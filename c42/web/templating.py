@@ -1,8 +1,9 @@
 """Jinja2 pages with the security headers every page carries (SPEC §6).
 
 Each page gets `X-Frame-Options: DENY`, a CSP without any script source (the pages need no
-JavaScript; styles come from /static/c42.css only), `Cache-Control: no-store` (pages carry
-CSRF tokens and personal data) and, over HTTPS, HSTS. `Referrer-Policy: no-referrer` and
+JavaScript; styles come from /static/c42.css only), `Cross-Origin-Opener-Policy: same-origin`
+(no other site's window keeps a handle on a page of ours), `Cache-Control: no-store` (pages
+carry CSRF tokens and personal data) and, over HTTPS, HSTS. `Referrer-Policy: no-referrer` and
 `X-Content-Type-Options: nosniff` are added to every response by c42.middleware.
 """
 
@@ -16,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from c42.web.csrf import csrf_token
+from c42.web.session import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -56,6 +57,9 @@ def page_headers(request: Request, form_action: Iterable[str] | None = (SELF,)) 
     headers = {
         "Content-Security-Policy": content_security_policy(form_action),
         "X-Frame-Options": "DENY",  # clickjacking (RFC 6749 §10.13)
+        # A window of another site that opened one of our pages keeps no handle on it
+        # (no `window.opener` either way): no cross-window tricks or leaks on these pages.
+        "Cross-Origin-Opener-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
     if request.app.state.settings.issuer.startswith("https://"):

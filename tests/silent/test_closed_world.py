@@ -6,15 +6,11 @@ invite a sandbox user; sandbox users hold no User or Action Tokens and never log
 
 from __future__ import annotations
 
-import base64
-import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
 from c42.auth import secrets
@@ -25,7 +21,7 @@ from c42.auth.user_tokens import repository as user_tokens
 from c42.db import Database
 from c42.models import ServiceSubscription, User
 from c42.settings import Settings
-from c42.web.session import COOKIE_NAME, derive_key, password_fingerprint
+from c42.web.session import COOKIE_NAME
 from tests.factories import Factory
 from tests.silent.helpers import (
     NORMAL_EVENT,
@@ -38,6 +34,7 @@ from tests.silent.helpers import (
     sandbox_token,
     sandbox_users,
 )
+from tests.web.helpers import logged_in_with, planted_session
 
 VERIFY = "service_verification_required"
 
@@ -387,22 +384,6 @@ def test_sandbox_users_hold_no_user_tokens(client: httpx.Client, db: Database, a
     assert refused.status_code == 401
 
 
-def _forged_session(settings: Settings, user_id: str, password_hash: str | None) -> str:
-    """A correctly signed session cookie, as Starlette's SessionMiddleware writes it."""
-    data = {
-        "uid": user_id,
-        "fp": password_fingerprint(settings, password_hash),
-        "at": int(time.time()),
-    }
-    payload = base64.b64encode(json.dumps(data).encode())
-    return TimestampSigner(derive_key(settings, "session")).sign(payload).decode()
-
-
-def _logged_in(server_url: str, cookie: str) -> bool:
-    with httpx.Client(base_url=server_url, cookies={COOKIE_NAME: cookie}) as browser:
-        return browser.get("/accounts/").status_code == 200
-
-
 def test_sandbox_users_never_log_in_to_pages(
     client: httpx.Client, db: Database, settings: Settings, factory: Factory, app: App, server: Any
 ) -> None:
@@ -417,20 +398,18 @@ def test_sandbox_users_never_log_in_to_pages(
             )
             assert tried.status_code != 303
         assert browser.get("/accounts/").status_code != 200
-    # Even a validly signed session naming the sandbox user is not a login...
-    assert not _logged_in(server.url, _forged_session(settings, box.user_id, None))
-    # ...while the same forgery for a real account would be (the check above can fail).
+    # Even a server-side session planted for the sandbox user is not a login...
+    assert not logged_in_with(server.url, planted_session(db, settings, box.user_id))
+    # ...while the same plant for a real account would be (the check above can fail).
     real = factory.user(password="a real password 42")
-    with db.session(write=False) as session:
-        real_hash = session.get(User, real.id).password_hash  # type: ignore[union-attr]
-    assert _logged_in(server.url, _forged_session(settings, real.id, real_hash))
+    assert logged_in_with(server.url, planted_session(db, settings, real.id))
 
 
 def test_the_sandbox_cannot_authorize_apps_as_a_logged_in_user(
     client: httpx.Client, db: Database, settings: Settings, app: App, server: Any
 ) -> None:
     box = open_sandbox(client, db, app)
-    cookie = _forged_session(settings, box.user_id, None)
+    cookie = planted_session(db, settings, box.user_id)
     with httpx.Client(base_url=server.url, cookies={COOKIE_NAME: cookie}) as browser:
         answer = browser.get(
             "/oauth2/authorize/",

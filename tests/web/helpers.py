@@ -3,6 +3,8 @@ forms, and the outbox."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 from email import policy
@@ -12,6 +14,12 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from itsdangerous import TimestampSigner
+
+from c42.auth import browser_sessions
+from c42.db import Database
+from c42.settings import Settings
+from c42.web.session import COOKIE_NAME, derive_key
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _LINK = re.compile(r"https?://\S+")
@@ -110,3 +118,31 @@ def link_in(message: EmailMessage) -> str:
 def path_of(url: str) -> str:
     parsed = httpx.URL(url)
     return parsed.raw_path.decode()
+
+
+def session_cookie(settings: Settings, data: dict[str, str]) -> str:
+    """A correctly signed session cookie holding `data`, as Starlette's SessionMiddleware
+    writes it (for tests that plant or forge sessions)."""
+    payload = base64.b64encode(json.dumps(data).encode())
+    return TimestampSigner(derive_key(settings, "session")).sign(payload).decode()
+
+
+def planted_session(db: Database, settings: Settings, user_id: str) -> str:
+    """A cookie for a server-side session row made directly for `user_id`, bypassing the
+    login form (what a bug elsewhere, or an attacker with write access, could produce)."""
+    with db.session() as session:
+        started = browser_sessions.start(session, user_id)
+    return session_cookie(settings, {"sid": started.secret})
+
+
+def cookie_payload(cookie: str) -> dict[str, str]:
+    """What a session cookie holds (its signed payload, base64 JSON)."""
+    payload: dict[str, str] = json.loads(base64.b64decode(cookie.split(".")[0]))
+    return payload
+
+
+def logged_in_with(base_url: str, cookie: str) -> bool:
+    """Whether a fresh client sending only this raw `Cookie` header is logged in."""
+    with browser(base_url) as client:
+        response = client.get("/accounts/", headers={"Cookie": f"{COOKIE_NAME}={cookie}"})
+    return response.status_code == 200
