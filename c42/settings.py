@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     authorization_code_lifetime: int = Field(60, ge=1, le=60)  # RFC 6749 §4.1.2: max 10 min
     refresh_tokens_per_app_user: int = Field(25, ge=1)
     refresh_tokens_per_user: int = Field(100, ge=1)
+    refresh_grace_seconds: int = Field(5, ge=0, le=60)
+    """`C42_REFRESH_GRACE_SECONDS`: for this long after a refresh token is rotated, the same
+    client presenting it again with the same scope gets the pair that rotation issued (while
+    that pair is still live) instead of a family revocation, so that parallel refreshes (tabs,
+    workers) and an immediate retry after a lost response leave the client a working token.
+    0 turns it off. Kept short because within it a stolen just-rotated token is honoured too:
+    5 s covers requests sent together (they reach the server within milliseconds, a second
+    under load); Hydra and django-oauth-toolkit default to 0, Cognito allows up to 60 s."""
     allow_query_access_token: bool = True  # C42 compat; RFC 6750 §2.3 discourages it
 
     token_cache_seconds: float = Field(1.0, ge=0, le=1.0)  # revocation visible within this time

@@ -86,8 +86,11 @@ def test_other_families_survive_a_reuse(
 ) -> None:
     a = _tokens(client, browser, web_app)
     b = _tokens(client, browser, web_app)
-    refresh(client, web_app, a["refresh_token"])
-    refresh(client, web_app, a["refresh_token"])  # reuse: family a revoked
+    a2 = refresh(client, web_app, a["refresh_token"]).json()
+    assert refresh(client, web_app, a2["refresh_token"]).status_code == 200
+    reuse = refresh(client, web_app, a["refresh_token"])  # reuse: family a revoked
+    assert reuse.json()["error"] == "invalid_grant"
+    assert _api(client, a2["access_token"]) == 401
     assert _api(client, b["access_token"]) == 200
     assert refresh(client, web_app, b["refresh_token"]).status_code == 200
 

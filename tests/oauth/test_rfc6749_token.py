@@ -122,6 +122,8 @@ def test_code_bound_to_redirect_uri(
     if redirect_uri is not None:
         form["redirect_uri"] = redirect_uri
     _assert_error(token_request(client, web_app, form), "invalid_grant")  # RFC 6749 §4.1.3
+    # RFC 9700 §4.8: the client's failed redemption used the code up.
+    _assert_error(exchange(client, web_app, code), "invalid_grant")
 
 
 def test_redirect_uri_not_needed_when_not_sent(

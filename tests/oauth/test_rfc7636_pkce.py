@@ -1,14 +1,33 @@
 """RFC 7636 (PKCE), S256 only; required for public apps and apps set to require it; enforced
-for confidential apps whenever a challenge was sent (RFC 9700 §2.1.1, §4.8)."""
+for confidential apps whenever a challenge was sent (RFC 9700 §2.1.1, §4.8). A failed
+verification uses the code up, so that verifiers cannot be guessed online."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from c42.auth import secrets
 from c42.db import Database
+from c42.models import OAuthAuthorizationCode, OAuthToken
 from c42.settings import Settings
 from tests.oauth.helpers import App, Browser, exchange, make_app, pkce, query_of
+
+
+def _code_state(db: Database, code: str) -> tuple[bool, int]:
+    """(the code is marked used, how many token pairs were issued from it)."""
+    with db.session(write=False) as session:
+        row = session.scalar(
+            select(OAuthAuthorizationCode).where(
+                OAuthAuthorizationCode.code_digest == secrets.digest(code)
+            )
+        )
+        assert row is not None
+        issued = session.scalar(
+            select(func.count()).select_from(OAuthToken).where(OAuthToken.code_id == row.id)
+        )
+    return row.used_at is not None, int(issued or 0)
 
 
 def _authorize(browser: Browser, app: App, **extra: str) -> httpx.Response:
@@ -121,19 +140,58 @@ def test_token_endpoint_verifies(
         return
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] == error
-    if verifier == "wrong":
-        # A failed verification does not burn the code for its rightful holder.
-        assert exchange(client, app, code, right).status_code == 200
+    # RFC 7636 §4.6, RFC 9700 §4.8: a failed redemption by the code's client uses it up.
+    assert _code_state(db, code) == (True, 0)
+    again = exchange(client, app, code, right if challenge else None)
+    assert again.json()["error"] == "invalid_grant"
+    assert _code_state(db, code) == (True, 0)
+
+
+@pytest.mark.parametrize("kind", ["public", "confidential"])
+def test_guessing_verifiers_uses_the_code_up(
+    browser: Browser,
+    client: httpx.Client,
+    db: Database,
+    settings: Settings,
+    service_id: str,
+    kind: str,
+) -> None:
+    """Three wrong verifiers, then the right one: no token is ever issued."""
+    app = make_app(db, settings, service_id, public=kind == "public")
+    right, challenge = pkce()
+    code = browser.code(app, challenge=challenge)
+    for _ in range(3):
+        wrong = exchange(client, app, code, pkce()[0])
+        assert wrong.status_code == 400, wrong.text
+        assert wrong.json()["error"] == "invalid_grant"
+    late = exchange(client, app, code, right)
+    assert late.status_code == 400, late.text
+    assert late.json()["error"] == "invalid_grant"
+    assert "access_token" not in late.json()
+    assert _code_state(db, code) == (True, 0)
 
 
 def test_challenge_is_bound_to_the_code(
-    browser: Browser, native_app: App, client: httpx.Client
+    browser: Browser, native_app: App, client: httpx.Client, db: Database
 ) -> None:
-    """Another flow's verifier does not redeem this flow's code."""
+    """Another flow's verifier does not redeem this flow's code (and uses it up)."""
     first_verifier, first_challenge = pkce()
     second_verifier, second_challenge = pkce()
     first = browser.code(native_app, challenge=first_challenge)
     second = browser.code(native_app, challenge=second_challenge)
     assert exchange(client, native_app, first, second_verifier).json()["error"] == "invalid_grant"
-    assert exchange(client, native_app, first, first_verifier).status_code == 200
+    assert exchange(client, native_app, first, first_verifier).json()["error"] == "invalid_grant"
+    assert _code_state(db, first) == (True, 0)
     assert exchange(client, native_app, second, second_verifier).status_code == 200
+
+
+def test_another_clients_attempt_does_not_use_the_code_up(
+    browser: Browser, native_app: App, client: httpx.Client, db: Database, settings: Settings
+) -> None:
+    """Only the code's own client gets its one attempt (RFC 6749 §4.1.3: bound to it)."""
+    other = make_app(db, settings, native_app.service_id, public=True)
+    verifier, challenge = pkce()
+    code = browser.code(native_app, challenge=challenge)
+    assert exchange(client, other, code, pkce()[0]).json()["error"] == "invalid_grant"
+    assert _code_state(db, code) == (False, 0)
+    assert exchange(client, native_app, code, verifier).status_code == 200

@@ -96,7 +96,10 @@ def test_token_request_repeats_the_port(
         },
     )
     assert other_port.json()["error"] == "invalid_grant"
+    # That failed redemption used the code up (RFC 9700 §4.8); the same port redeems a new one.
     loopback_app.redirect_uris = [uri]
+    assert exchange(client, loopback_app, code, verifier).json()["error"] == "invalid_grant"
+    code = browser.code(loopback_app, challenge=challenge, redirect_uri=uri)
     assert exchange(client, loopback_app, code, verifier).status_code == 200
 
 

@@ -16,6 +16,7 @@ class OAuthConfig:
     code_lifetime: int  # RFC 6749 §4.1.2: short-lived, at most 60 s here
     refresh_tokens_per_app_user: int
     refresh_tokens_per_user: int
+    refresh_grace_seconds: int  # a just-rotated refresh token retried gets its successor again
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OAuthConfig:
@@ -27,4 +28,5 @@ class OAuthConfig:
             code_lifetime=settings.authorization_code_lifetime,
             refresh_tokens_per_app_user=settings.refresh_tokens_per_app_user,
             refresh_tokens_per_user=settings.refresh_tokens_per_user,
+            refresh_grace_seconds=settings.refresh_grace_seconds,
         )

@@ -1,22 +1,30 @@
 """The two grants we offer (RFC 6749 §4.1 authorization code, §6 refresh token) and PKCE.
 
 Authlib drives the protocol; these classes supply its storage hooks and our stricter rules:
-single-use codes and rotating refresh tokens claimed by one conditional UPDATE each, replay
-punished by revocation, PKCE `S256` only, and C42's `service_id` / `service` parameters.
+single-use codes and rotating refresh tokens claimed by one conditional UPDATE each, PKCE
+`S256` only, and C42's `service_id` / `service` parameters.
+
+A code or refresh token presented a second time goes through every check of a first
+presentation; only then is it judged (`may_punish`): a replay revokes what it issued, unless
+it is a refresh retried within the grace period, which gets the successor already issued.
+A code's client gets one attempt: a failed redemption uses the code up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
-from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Error, grants
+from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 
 from c42.auth import secrets
 from c42.auth.oauth import codes, tokens
-from c42.auth.oauth.models import AuthorizationCode, Client, Token
-from c42.models import User, utcnow
+from c42.auth.oauth.models import SECRET_METHODS, AuthorizationCode, Client, Token
+from c42.auth.oauth.redirect_uris import NOT_REGISTERED
+from c42.models import OAuthAuthorizationCode, User, utcnow
 
 if TYPE_CHECKING:
     from c42.auth.oauth.server import OAuthServer
@@ -46,6 +54,54 @@ class TokenOwner:
     id: str
 
 
+def may_punish(request: Any, app_id: str, code: OAuthAuthorizationCode | None = None) -> bool:
+    """Who may trigger the punishment of a second presentation: a replayed code revokes every
+    token issued from it (RFC 6749 §4.1.2, §10.5), a reused refresh token revokes its family
+    (RFC 9700 §4.14.2). Only the client the code or token was issued to, proven:
+
+    - another client, or an unauthenticated request, never (it gets invalid_client or
+      invalid_grant and revokes nothing: RFC 6749 §4.1.3 and §10.4 bind codes and refresh
+      tokens to their client);
+    - a confidential client by its secret (RFC 6749 §2.3.1), and by the code's PKCE verifier
+      too when the code carries a challenge;
+    - a public client replaying a code by the code's PKCE verifier (RFC 7636 §4.6): its
+      client_id is public, so anyone holding a leaked code could otherwise revoke the tokens
+      the client rightly got with it;
+    - a public client reusing a refresh token by the refresh token itself: the very case
+      RFC 9700 §4.14.2 reuse detection is for (the server cannot tell the thief from the
+      client, so the family goes).
+
+    Callers ask only once the request has passed every check a first presentation must pass
+    (redirect_uri, PKCE, scope, `service`), so a malformed replay punishes nothing either."""
+    client: Client | None = request.client
+    if client is None or client.id != app_id:
+        return False
+    if code is not None and code.code_challenge is not None:
+        verifier = request.form.get("code_verifier") or ""
+        if not CODE_VERIFIER_PATTERN.fullmatch(verifier):
+            return False
+        if not secrets.same(create_s256_code_challenge(verifier), code.code_challenge):
+            return False
+    if client.is_public:
+        return code is None or code.code_challenge is not None
+    return request.auth_method in SECRET_METHODS
+
+
+def _bearer_token(
+    access_token: str, refresh_token: str | None, expires_in: int, scope: str
+) -> dict[str, Any]:
+    """RFC 6749 §5.1 / RFC 6750: the body of a successful token response."""
+    token: dict[str, Any] = {
+        "token_type": "Bearer",
+        "access_token": access_token,
+        "expires_in": expires_in,
+        "scope": scope,
+    }
+    if refresh_token is not None:
+        token["refresh_token"] = refresh_token
+    return token
+
+
 def _check_service_param(request: Any) -> None:
     # C42 compat: the token endpoint's `service` must name the app's service when present.
     service = request.form.get("service")
@@ -63,6 +119,19 @@ def _usable_user(server: OAuthServer, user_id: str) -> User | None:
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     server: OAuthServer
+    presented: OAuthAuthorizationCode | None = None  # the code row, once bound to the client
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
+        # RFC 6749 §3.1.2.3 / §4.1.2.1. Authlib's refusal quotes the URI, and cannot even be
+        # built from one holding `"`, `\`, a control or a non-ASCII character: ours never does.
+        sent = request.payload.redirect_uri
+        if sent and not client.check_redirect_uri(sent):
+            raise InvalidRequestError(NOT_REGISTERED)
+        redirect_uri: str = grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(
+            request, client
+        )
+        return redirect_uri
 
     def validate_authorization_request(self) -> str:
         redirect_uri: str = super().validate_authorization_request()
@@ -103,24 +172,31 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         row = codes.find(self.server.session, code, lock=True)
-        if row is None:
-            return None
-        if row.used_at is not None:
-            self.server.punish_code_replay(row)  # RFC 6749 §4.1.2 / §10.5
-            return None
-        if row.app_id != client.id or row.expires_at <= utcnow():
-            return None  # RFC 6749 §4.1.3: bound to its client; RFC 6749 §4.1.2: short-lived
+        if row is None or row.app_id != client.id:
+            return None  # RFC 6749 §4.1.3: bound to its client; another client punishes nothing
+        if row.used_at is None and row.expires_at <= utcnow():
+            return None  # RFC 6749 §4.1.2: short-lived
+        self.presented = row  # a used code goes on: a replay is judged once the request is valid
         return AuthorizationCode(row)
 
     def validate_token_request(self) -> None:
-        super().validate_token_request()
-        _check_service_param(self.request)
+        try:
+            super().validate_token_request()  # client, code, redirect_uri; then PKCE (a hook)
+            _check_service_param(self.request)
+        except OAuth2Error:
+            if self.presented is not None:
+                # RFC 7636 §4.6, RFC 9700 §4.8: a failed redemption by the code's client
+                # (wrong or missing verifier, wrong redirect_uri) uses the code up, so that
+                # verifiers cannot be guessed online. Nothing was issued from an unused code.
+                codes.claim(self.server.session, self.presented.id)
+            raise
 
     def create_token_response(self) -> Any:
         code: AuthorizationCode = self.request.authorization_code
-        if not codes.claim(self.server.session, code.id):
-            # Lost the race to a concurrent redemption of the same code: that is a replay.
-            self.server.punish_code_replay(code.row)
+        if code.row.used_at is not None or not codes.claim(self.server.session, code.id):
+            # Used before, or by a concurrent redemption that won the race: a replay.
+            if may_punish(self.request, code.row.app_id, code.row):
+                self.server.punish_code_replay(code.row)  # RFC 6749 §4.1.2 / §10.5
             raise InvalidGrantError("The authorization code was already used.")
         return super().create_token_response()
 
@@ -144,21 +220,63 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         row = tokens.by_refresh(self.server.uow, refresh_token, lock=True)
         if row is None:
             return None
-        if row.rotated_at is not None:
-            self.server.punish_refresh_reuse(row)  # RFC 9700 §4.14.2
-            return None
         token = Token(row, "refresh")
+        if row.rotated_at is not None:
+            return token  # a second presentation: judged once the request is valid
         if token.is_revoked() or token.is_expired():  # revoked includes an unusable account
             return None
         return token
 
     def create_token_response(self) -> Any:
         old: Token = self.request.refresh_token
-        if not tokens.claim_rotation(self.server.uow, old.row.id):
-            # Lost the race to a concurrent refresh with the same token: that is a reuse.
-            self.server.punish_refresh_reuse(old.row)
-            raise InvalidGrantError("The refresh token was already used.")
-        return super().create_token_response()
+        if old.row.rotated_at is None and tokens.claim_rotation(self.server.uow, old.row.id):
+            return super().create_token_response()
+        # Rotated before, or by a concurrent refresh that won the race: a second presentation.
+        retried = self._successor_within_grace(old)
+        if retried is not None:
+            return 200, retried, self.TOKEN_RESPONSE_HEADER
+        if may_punish(self.request, old.row.app_id):
+            self.server.punish_refresh_reuse(old.row)  # RFC 9700 §4.14.2
+        raise InvalidGrantError("The refresh token was already used.")
+
+    def issue_token(self, user: TokenOwner, refresh_token: Token) -> dict[str, Any]:
+        """The successor pair is derived from the presented refresh token (see
+        `secrets.successor_tokens`), so that a retry within the grace period gets it again."""
+        scope = self.request.payload.scope or refresh_token.get_scope()  # RFC 6749 §6
+        access, refresh = self._successor_of(refresh_token)
+        return _bearer_token(access, refresh, self.server.config.access_token_lifetime, scope)
+
+    def _successor_of(self, refresh_token: Token) -> tuple[str, str]:
+        presented = self.request.form["refresh_token"]
+        return secrets.successor_tokens(
+            presented, refresh_token.row.id, self.server.config.server_key
+        )
+
+    def _successor_within_grace(self, old: Token) -> dict[str, Any] | None:
+        """C42 rule for concurrent refreshes (as Hydra's and django-oauth-toolkit's grace
+        period): the client presenting a just-rotated refresh token again, within
+        `refresh_grace_seconds` of its rotation and asking for the same scope, gets the pair
+        that rotation issued — if that pair is still live (not rotated, revoked or expired).
+        Anything else is reuse (RFC 9700 §4.14.2). The pair is recomputed, never stored."""
+        grace = self.server.config.refresh_grace_seconds
+        now = utcnow()
+        rotated_at = old.row.rotated_at or now  # None: rotated just now by a concurrent refresh
+        if not grace or now - rotated_at > timedelta(seconds=grace):
+            return None
+        access, refresh = self._successor_of(old)
+        successor = tokens.by_refresh(self.server.uow, refresh)
+        if (
+            successor is None
+            or successor.family_id != old.row.family_id
+            or not secrets.same(successor.access_digest, secrets.digest(access))
+            or not tokens.is_live(successor, now)
+        ):
+            return None
+        asked = self.request.payload.scope or old.row.scope
+        if set(asked.split()) != set(successor.scope.split()):
+            return None  # only an identical request is a retry
+        expires_in = int((successor.access_expires_at - now).total_seconds())
+        return _bearer_token(access, refresh, expires_in, successor.scope)
 
     def authenticate_user(self, refresh_token: Token) -> TokenOwner | None:
         # The account's state came with the token row (one statement, same transaction).

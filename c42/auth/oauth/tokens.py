@@ -210,6 +210,19 @@ def enforce_limits(
             session.execute(update(_t).where(_t.c.id.in_(excess)).values(refresh_revoked_at=now))
 
 
+def is_live(row: TokenRow, now: datetime) -> bool:
+    """Both tokens of the pair still work: not rotated, revoked or expired; the user usable."""
+    return (
+        row.user_usable
+        and row.rotated_at is None
+        and row.refresh_revoked_at is None
+        and row.access_revoked_at is None
+        and row.refresh_expires_at is not None
+        and row.refresh_expires_at > now
+        and row.access_expires_at > now
+    )
+
+
 def _live(now: Any) -> ColumnElement[bool]:
     return and_(
         _t.c.refresh_digest.is_not(None),
