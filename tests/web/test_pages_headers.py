@@ -1,50 +1,195 @@
-"""Security headers on every page (SPEC §6), static files, and the API left untouched."""
+"""The security headers of every page (SPEC §6; issue 10, item 18), static files, and the API
+left untouched.
+
+Every GET route of the app outside the API is either a machine endpoint listed below or a
+page with visits in `PAGE_VISITS`: a new page without an entry fails
+`test_every_page_route_is_visited`, so it cannot ship without its headers checked.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from c42.db import Database
+from c42.resources.tokens.endpoint_table import walk
+from c42.settings import Settings
+from tests.conftest import LiveServer
 from tests.factories import Factory
-from tests.web.helpers import PASSWORD, log_in
+from tests.oauth.helpers import WEB_REDIRECT, make_app
+from tests.web.helpers import PASSWORD, browser, log_in
 
-PUBLIC_PAGES = [
-    "/accounts/login/",
-    "/accounts/login/?next=/accounts/",
-    "/accounts/register/",
-    "/accounts/password-reset/",
-    "/accounts/logout/",
-    "/accounts/verify/not-a-valid-token",  # error page, 400
-    "/accounts/password-reset/not-a-valid-token",  # error page, 400
+# GET routes outside /api/ that are not pages: JSON for programs, or FastAPI's helper page of
+# the API docs (its script needs `window.opener`; it shows no C42 data and takes no input).
+NOT_PAGES = {
+    "/health": "JSON",
+    "/.well-known/oauth-authorization-server": "JSON (RFC 8414)",
+    "/docs/oauth2-redirect": "FastAPI's Swagger UI OAuth redirect helper of /api/docs",
+}
+SELF_ONLY = "form-action 'self'"
+BASE_CSP = [
+    "default-src 'self'",
+    "script-src 'none'",
+    "style-src 'self'",
+    "img-src 'self' https: data:",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
 ]
+# Every page, whatever its status: each header exactly once, with exactly this value.
+PAGE_HEADERS = {
+    "content-type": "text/html; charset=utf-8",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "cache-control": "no-store",  # CSRF tokens, personal data, consent (RFC 6749 §10.12)
+    "referrer-policy": "no-referrer",  # no authorize query or reset link leaks onwards
+    "x-content-type-options": "nosniff",
+}
+# Headers a page never carries (HSTS only over HTTPS: tests/web/test_login.py).
+NEVER_ON_PAGES = ("access-control-allow-origin", "strict-transport-security", "set-cookie2")
 
 
-def assert_page_headers(response: httpx.Response) -> None:
-    headers = response.headers
-    assert headers["content-type"].startswith("text/html")
-    assert headers["x-frame-options"] == "DENY"
-    assert headers["cache-control"] == "no-store"
-    assert headers["referrer-policy"] == "no-referrer"
-    assert headers["x-content-type-options"] == "nosniff"
-    csp = {
-        d.strip().split(" ")[0]: d.strip() for d in headers["content-security-policy"].split(";")
+@dataclass(frozen=True)
+class Visit:
+    """One GET of a page route: the URL ({client_id} and {redirect_uri} filled in), whether
+    the browser is logged in, the status and the CSP form-action to expect (None: the
+    directive is absent because the form may end in a redirect to a client, see templating)."""
+
+    url: str
+    logged_in: bool = False
+    status: int = 200
+    form_action: str | None = SELF_ONLY
+
+
+CLIENT_ORIGIN = "https://client.example"  # of WEB_REDIRECT
+AUTHORIZE = "response_type=code&client_id={client_id}&redirect_uri={redirect_uri}&state=s"
+PAGE_VISITS: dict[str, list[Visit]] = {
+    "/accounts/login/": [
+        Visit("/accounts/login/"),
+        Visit("/accounts/login/?next=%2Faccounts%2F", form_action=None),
+        Visit("/accounts/login/?notice=logged-out", logged_in=True),
+    ],
+    "/accounts/logout/": [Visit("/accounts/logout/"), Visit("/accounts/logout/", logged_in=True)],
+    "/accounts/": [
+        Visit("/accounts/", logged_in=True),
+        Visit("/accounts/", status=302),
+    ],
+    "/accounts/register/": [Visit("/accounts/register/?next=%2Faccounts%2F")],
+    "/accounts/verify/{token}": [Visit("/accounts/verify/not-a-valid-token", status=400)],
+    "/accounts/password-reset/": [Visit("/accounts/password-reset/")],
+    "/accounts/password-reset/{token}": [
+        Visit("/accounts/password-reset/not-a-valid-token", status=400),
+    ],
+    "/account/apps/": [
+        Visit("/account/apps/", logged_in=True),
+        Visit("/account/apps/", status=302),
+    ],
+    "/account/apps": [Visit("/account/apps", logged_in=True)],
+    "/oauth2/authorize/": [
+        # The consent page: its form answers with a redirect to the client's origin.
+        Visit(
+            "/oauth2/authorize/?" + AUTHORIZE,
+            logged_in=True,
+            form_action=f"form-action 'self' {CLIENT_ORIGIN}",
+        ),
+        Visit("/oauth2/authorize/?" + AUTHORIZE, status=302),  # to the login page
+        Visit("/oauth2/authorize/?client_id=unknown&response_type=code", status=400),
+    ],
+    "/oauth2/authorize": [
+        Visit("/oauth2/authorize?client_id=unknown&response_type=code", logged_in=True, status=400)
+    ],
+}
+
+
+def get_routes(app: FastAPI) -> set[str]:
+    """The path of every GET route outside the API."""
+    return {
+        path
+        for path, methods, _route in walk(app.router.routes)
+        if path and "GET" in methods and not path.startswith("/api/")
     }
-    assert csp["default-src"] == "default-src 'self'"
-    assert csp["script-src"] == "script-src 'none'"
-    assert csp["frame-ancestors"] == "frame-ancestors 'none'"
-    assert csp["base-uri"] == "base-uri 'none'"
-    assert csp["object-src"] == "object-src 'none'"
-    assert "unsafe-inline" not in headers["content-security-policy"]
+
+
+def assert_page_headers(response: httpx.Response, form_action: str | None = SELF_ONLY) -> None:
+    headers = response.headers
+    for name, value in PAGE_HEADERS.items():
+        assert headers.get_list(name) == [value], (response.url, name, headers.get_list(name))
+    for name in NEVER_ON_PAGES:
+        assert name not in headers, (response.url, name)
+    [csp] = headers.get_list("content-security-policy")
+    directives = [d.strip() for d in csp.split(";")]
+    assert directives == BASE_CSP + ([form_action] if form_action else []), response.url
     assert "<script" not in response.text
     assert " style=" not in response.text  # no inline styles: the CSP would block them
-
-
-@pytest.mark.parametrize("path", PUBLIC_PAGES)
-def test_public_pages_carry_the_security_headers(web: httpx.Client, path: str) -> None:
-    response = web.get(path)
-    assert response.status_code in (200, 400)
-    assert_page_headers(response)
     assert '<link rel="stylesheet" href="/static/c42.css">' in response.text
+
+
+def assert_redirect_headers(response: httpx.Response) -> None:
+    headers = response.headers
+    assert headers.get_list("cache-control") == ["no-store"]
+    assert headers.get_list("referrer-policy") == ["no-referrer"]
+    assert headers.get_list("x-content-type-options") == ["nosniff"]
+    assert headers["location"].startswith("/")  # only ever to our own pages
+
+
+def test_every_page_route_is_visited(server: LiveServer) -> None:
+    routes = get_routes(server.app)
+    assert routes - set(NOT_PAGES) == set(PAGE_VISITS), (
+        "a GET route is neither a page with visits in PAGE_VISITS nor listed in NOT_PAGES"
+    )
+
+
+@pytest.fixture
+def logged_in(server: LiveServer, factory: Factory) -> Iterator[httpx.Client]:
+    person = factory.user(password=PASSWORD)
+    with browser(server.url) as client:
+        assert log_in(client, person.email, PASSWORD).status_code == 303
+        yield client
+
+
+@pytest.fixture
+def authorize_values(db: Database, settings: Settings, factory: Factory) -> dict[str, str]:
+    app = make_app(db, settings, factory.service("Headers"), redirect_uris=[WEB_REDIRECT])
+    assert WEB_REDIRECT.startswith(CLIENT_ORIGIN + "/")
+    return {"client_id": app.client_id, "redirect_uri": quote(WEB_REDIRECT, safe="")}
+
+
+def _visit_id(visit: Visit) -> str:
+    who = "user" if visit.logged_in else "anonymous"
+    return f"{visit.url.split('?')[0]}-{who}-{visit.status}"
+
+
+@pytest.mark.parametrize(
+    "visit",
+    [visit for visits in PAGE_VISITS.values() for visit in visits],
+    ids=_visit_id,
+)
+def test_every_page_carries_the_whole_header_set(
+    visit: Visit,
+    web: httpx.Client,
+    logged_in: httpx.Client,
+    authorize_values: dict[str, str],
+) -> None:
+    client = logged_in if visit.logged_in else web
+    response = client.get(visit.url.format(**authorize_values))
+    assert response.status_code == visit.status, response.text
+    if visit.status in (302, 303):
+        assert_redirect_headers(response)
+    else:
+        assert_page_headers(response, visit.form_action)
+
+
+def test_not_pages_are_not_html(web: httpx.Client) -> None:
+    for path, kind in NOT_PAGES.items():
+        if kind.startswith("JSON"):
+            response = web.get(path)
+            assert response.headers["content-type"].startswith("application/json"), path
+            assert response.headers["x-content-type-options"] == "nosniff"
 
 
 def test_form_action_is_self_except_where_a_post_may_end_at_a_client(web: httpx.Client) -> None:
