@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,11 +18,12 @@ from c42.auth.oauth.origins import RegisteredOrigins
 from c42.cors import CORSMiddleware
 from c42.db import Database
 from c42.middleware import APIMiddleware, HeadersAndLogMiddleware
+from c42.redaction import TargetRedactor
 from c42.resources.router import api_routers
+from c42.resources.tokens.endpoint_table import walk
 from c42.settings import Settings, get_settings
 from c42.web.router import install_web, web_routers
 
-log = logging.getLogger("c42")
 _HEALTH = orjson.dumps({"status": "ok"})
 
 
@@ -56,7 +56,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(APIMiddleware, max_body_bytes=settings.max_body_bytes)
     # Outside the body checks, so that a page can read their 413/415 too.
     app.add_middleware(CORSMiddleware, origins=app.state.origins)
-    app.add_middleware(HeadersAndLogMiddleware, log=settings.access_log)
+    # The access log redacts path segments of routes whose parameters are named like secrets.
+    redactor = TargetRedactor(path for path, _methods, _route in walk(app.router.routes) if path)
+    app.add_middleware(HeadersAndLogMiddleware, log=settings.access_log, redactor=redactor)
     return app
 
 
@@ -88,8 +90,3 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = codes.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "error")
         headers: dict[str, Any] = dict(exc.headers or {})
         return errors.error_response(exc.status_code, code, str(exc.detail), headers)
-
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error: %s", type(exc).__name__)
-        return errors.error_response(500, "server_error", "Internal server error.")

@@ -39,7 +39,11 @@ def make_engine(url: str) -> Engine:
         path = _sqlite_file(url)
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,  # SPEC §6: errors never quote bound values (e-mails, digests)
+        )
         _configure_sqlite(engine, writer_lock(path) if path else None)
         return engine
     # Enough pooled connections for the concurrency of one worker: connections opened past the
@@ -50,6 +54,7 @@ def make_engine(url: str) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
+        hide_parameters=True,  # SPEC §6: errors never quote bound values (e-mails, digests)
     )
 
     @event.listens_for(engine, "connect")

@@ -8,7 +8,6 @@ and the subject.
 
 from __future__ import annotations
 
-import logging
 import os
 import smtplib
 import ssl
@@ -21,9 +20,10 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from c42.logs import get_logger
 from c42.settings import Settings
 
-log = logging.getLogger("c42.mail")
+log = get_logger("c42.mail")
 SMTP_TIMEOUT = 15  # seconds
 
 

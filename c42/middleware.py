@@ -6,29 +6,23 @@ Pure ASGI (not BaseHTTPMiddleware) keeps the per-request cost to a few function 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from c42.errors import error_body
+from c42.logs import get_logger
+from c42.redaction import TargetRedactor
 
-access_log = logging.getLogger("c42.access")
-_SECRET_PARAMS = re.compile(
-    r"(?i)\b(access_token|refresh_token|token|code|client_secret|password|code_verifier)=[^&]*"
-)
+access_log = get_logger("c42.access")
+error_log = get_logger("c42")
 API_PREFIX = "/api/v2/"
 _BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
-
-
-def redact_query(query: str) -> str:
-    """Never log a token, code or secret, even one sent in the query string (SPEC §5.3)."""
-    return _SECRET_PARAMS.sub(lambda m: m.group(1) + "=[redacted]", query)
 
 
 class APIMiddleware:
@@ -159,11 +153,15 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
 
 class HeadersAndLogMiddleware:
     """Adds security headers (and no-store where a response asked for it) and writes one
-    redacted access-log line per request."""
+    redacted access-log line per request (c42.redaction; c42.logs escapes the line). An
+    unexpected error is logged here, once, through c42.logs, and answered with a 500: re-raised,
+    it would reach the server, which logs the exception's raw text (uvicorn.error), where a
+    database error quotes the values bound to its statement."""
 
-    def __init__(self, app: ASGIApp, log: bool) -> None:
+    def __init__(self, app: ASGIApp, log: bool, redactor: TargetRedactor) -> None:
         self.app = app
         self.log = log
+        self.redactor = redactor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -191,15 +189,17 @@ class HeadersAndLogMiddleware:
         except BodyTooLarge:
             await _send_error(send, 413, "payload_too_large", "The request body is too large.")
             status = 413
+        except Exception as exc:
+            error_log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+            if status == 0:  # nothing sent yet
+                await _send_error(send_wrapper, 500, "server_error", "Internal server error.")
         finally:
             if self.log and access_log.isEnabledFor(logging.INFO):
-                query = scope.get("query_string", b"").decode("latin-1")
-                path = scope["path"] + ("?" + redact_query(query) if query else "")
                 access_log.info(
                     '%s "%s %s" %d %.1fms',
                     (scope.get("client") or ("-",))[0],
                     scope["method"],
-                    path,
+                    self.redactor.target(scope["path"], scope.get("query_string", b"")),
                     status,
                     (time.perf_counter() - started) * 1000,
                 )

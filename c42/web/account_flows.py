@@ -6,7 +6,6 @@ returns the e-mail to send, if any, so the page can send it after committing.
 from __future__ import annotations
 
 import hmac
-import logging
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, cast
@@ -20,12 +19,13 @@ from c42.auth import browser_sessions
 from c42.auth.passwords import hash_password, verify_password
 from c42.db import Database
 from c42.emails import InvalidEmail, normalise_email
+from c42.logs import get_logger
 from c42.models import OAuthToken, SecurityEvent, User, utcnow
 from c42.settings import Settings
 from c42.web.links import SignedLinks, absolute, with_next
 from c42.web.session import password_fingerprint
 
-log = logging.getLogger("c42.accounts")
+log = get_logger("c42.accounts")
 VERIFY_PURPOSE, VERIFY_MAX_AGE = "verify-email", 3 * 24 * 3600  # seconds
 RESET_PURPOSE, RESET_MAX_AGE = "password-reset", 3600
 

@@ -13,7 +13,6 @@ neither Redis nor a memory dump lists who tried to log in.
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import threading
 import time
@@ -23,8 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from c42.errors import TooManyRequests
+from c42.logs import get_logger
 
-log = logging.getLogger("c42.ratelimit")
+log = get_logger("c42.ratelimit")
 _MAX_MEMORY_KEYS = 50_000
 
 

@@ -12,7 +12,6 @@ evict them from the credential cache once the transaction has committed.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -22,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from c42 import compiled
 from c42.auth import secrets
+from c42.logs import get_logger
 from c42.models import OAuthToken, SecurityEvent, User, new_id, utcnow
 from c42.unit_of_work import UnitOfWork
 
-log = logging.getLogger("c42.security")
+log = get_logger("c42.security")
 Work = Session | UnitOfWork  # where statements run: an ORM session or a Core unit of work
 _t = OAuthToken.__table__
 _users = User.__table__

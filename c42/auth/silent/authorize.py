@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -20,10 +19,11 @@ from c42.auth.oauth.models import Client
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.server import OAuthServer
 from c42.auth.silent import merge, provision
+from c42.logs import get_logger
 from c42.models import User
 
 EMAIL_PARAM = "email_address"
-log = logging.getLogger("c42.silent")
+log = get_logger("c42.silent")
 
 
 def is_silent(request: OAuthRequest) -> bool:
