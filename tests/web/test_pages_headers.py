@@ -46,7 +46,7 @@ PAGE_HEADERS = {
     "content-type": "text/html; charset=utf-8",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
-    "cache-control": "no-store",  # CSRF tokens, personal data, consent (RFC 6749 §10.12)
+    "cache-control": "no-store",  # CSRF tokens, personal data, the consent form
     "referrer-policy": "no-referrer",  # no authorize query or reset link leaks onwards
     "x-content-type-options": "nosniff",
 }
