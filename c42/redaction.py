@@ -14,11 +14,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 REDACTED = "[redacted]"
-SECRET_NAME = re.compile(
-    r"token|secret|password|passwd|code|verifier|key|signature|assertion|credential", re.I
+# A name holding one of these words, in any case, is secret (unless listed in NOT_SECRET).
+SECRET_WORDS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "code",
+    "verifier",
+    "key",
+    "signature",
+    "assertion",
+    "credential",
 )
 NOT_SECRET = frozenset(
     {
@@ -31,10 +42,20 @@ NOT_SECRET = frozenset(
 _ROUTE_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?\}")
 _PATH_SAFE = "/:@!$&'()*+,;=[]"  # RFC 3986 pchar, and the brackets of [redacted]
 _QUERY_SAFE = "/:@!$'()*,;[]"  # without the query's own delimiters & = + and %
+# Targets made only of characters that need neither decoding nor quoting (the common case),
+# which the access log then renders without parsing: a few microseconds per request saved.
+_PLAIN_PATH = re.compile(r"[\w/.~:@!$&'()*+,;=\[\]-]*", re.ASCII)
+_PLAIN_QUERY = re.compile(r"[\w/.~:@!$'()*,;\[\]&=-]*", re.ASCII)
 
 
+@lru_cache(maxsize=1024)
 def is_secret(name: str) -> bool:
-    return name not in NOT_SECRET and SECRET_NAME.search(name) is not None
+    return name not in NOT_SECRET and _has_secret_word(name)
+
+
+def _has_secret_word(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in SECRET_WORDS)  # faster than one regex, measured
 
 
 def secret_route_pattern(template: str) -> re.Pattern[str] | None:
@@ -61,6 +82,8 @@ class TargetRedactor:
     def __init__(self, route_templates: Iterable[str]) -> None:
         patterns = (secret_route_pattern(template) for template in set(route_templates))
         self._routes = [pattern for pattern in patterns if pattern is not None]
+        # One match tells whether any secret route's pattern could match (most paths: none).
+        self._any_route = re.compile("|".join(f"(?:{p.pattern})" for p in self._routes) or "(?!)")
 
     def target(self, path: str, query_string: bytes) -> str:
         if not query_string:
@@ -68,6 +91,8 @@ class TargetRedactor:
         return self.path(path) + "?" + self.query(query_string.decode("latin-1"))
 
     def path(self, path: str) -> str:
+        if not self._any_route.match(path):
+            return path if _PLAIN_PATH.fullmatch(path) else _quote(path, _PATH_SAFE)
         spans = sorted(
             match.span(group)
             for pattern in self._routes
@@ -86,6 +111,13 @@ class TargetRedactor:
 
     @staticmethod
     def query(query: str) -> str:
+        if _PLAIN_QUERY.fullmatch(query):  # no %, + or other character to decode or quote
+            if not _has_secret_word(query):
+                return query
+            parts = [pair.partition("=") for pair in query.split("&") if pair]
+            return "&".join(
+                name + "=" + (REDACTED if is_secret(name) else value) for name, _, value in parts
+            )
         pairs = parse_qsl(query, keep_blank_values=True)  # as the app reads it
         return "&".join(
             _quote(name, _QUERY_SAFE)

@@ -39,7 +39,7 @@ from tests.web.helpers import (
 
 NEW_PASSWORD = "a new password for the log test"
 # Route parameters known to carry no secret; any other name must be named like a secret
-# (c42.redaction.SECRET_NAME), so that the access log redacts it.
+# (c42.redaction.SECRET_WORDS), so that the access log redacts it.
 KNOWN_NOT_SECRET = frozenset({"id", "app_id"})
 _ROUTE_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
 _REQUEST = re.compile(r'"[A-Z]+ (\S+)" \d{3} ')
@@ -176,7 +176,7 @@ def test_every_route_parameter_is_classified_and_secret_ones_are_never_logged(
         for name in names:
             assert is_secret(name) or name in KNOWN_NOT_SECRET, (
                 f"{template}: does {{{name}}} carry a secret? Name it like one "
-                "(c42.redaction.SECRET_NAME) or list it in KNOWN_NOT_SECRET"
+                "(c42.redaction.SECRET_WORDS) or list it in KNOWN_NOT_SECRET"
             )
         if not any(is_secret(name) for name in names):
             continue
