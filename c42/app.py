@@ -17,6 +17,7 @@ from c42.auth.oauth import apps
 from c42.auth.oauth.origins import RegisteredOrigins
 from c42.cors import CORSMiddleware
 from c42.db import Database
+from c42.head_limits import HeadLimitsMiddleware
 from c42.middleware import APIMiddleware, HeadersAndLogMiddleware
 from c42.redaction import TargetRedactor
 from c42.resources.router import api_routers
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(APIMiddleware, max_body_bytes=settings.max_body_bytes)
     # Outside the body checks, so that a page can read their 413/415 too.
     app.add_middleware(CORSMiddleware, origins=app.state.origins)
+    app.add_middleware(HeadLimitsMiddleware)  # before any work, inside the access log
     # The access log redacts path segments of routes whose parameters are named like secrets.
     redactor = TargetRedactor(path for path, _methods, _route in walk(app.router.routes) if path)
     app.add_middleware(HeadersAndLogMiddleware, log=settings.access_log, redactor=redactor)

@@ -1,4 +1,5 @@
-"""Strict input types shared by the request schemas: no coercion, no NUL, bounded sizes."""
+"""Strict input types shared by the request schemas: no coercion, only accepted text
+(`c42.text`: no control characters but TAB/LF/CR, no lone surrogates), bounded sizes."""
 
 from __future__ import annotations
 
@@ -16,24 +17,22 @@ from pydantic import (
     StringConstraints,
 )
 
+from c42.text import is_accepted
+
 _TIMEZONES = frozenset(available_timezones())
 MAX_JSON_DEPTH = 8
 MAX_JSON_INT = 2**53 - 1
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+_NOT_ACCEPTED = "must be valid Unicode without control characters (TAB, LF and CR aside)"
+
+
+def _accepted(value: str) -> str:
+    """SPEC §6: JSON strings are free text (c42.text); NUL, which PostgreSQL refuses, with the
+    other control characters and lone surrogates, which no encoder takes, are a 400."""
+    if not is_accepted(value, multiline=True):
+        raise ValueError(_NOT_ACCEPTED)
     return value
-
-
-def _storable_text(value: str) -> None:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")  # PostgreSQL refuses them
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
 
 
 def _json_value(value: Any, depth: int) -> None:
@@ -41,13 +40,13 @@ def _json_value(value: Any, depth: int) -> None:
         raise ValueError(f"must not be nested more than {MAX_JSON_DEPTH} levels deep")
     if isinstance(value, dict):
         for key, item in value.items():
-            _storable_text(key)
+            _accepted(key)
             _json_value(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
             _json_value(item, depth + 1)
     elif isinstance(value, str):
-        _storable_text(value)
+        _accepted(value)
     elif isinstance(value, bool) or value is None:
         pass
     elif isinstance(value, int):
@@ -74,12 +73,12 @@ def _timezone(value: str) -> str:
 
 def Text(max_length: int) -> Any:
     return Annotated[
-        str, StringConstraints(strict=True, max_length=max_length), AfterValidator(_no_nul)
+        str, StringConstraints(strict=True, max_length=max_length), AfterValidator(_accepted)
     ]
 
 
 Name = Annotated[
-    str, StringConstraints(strict=True, min_length=1, max_length=200), AfterValidator(_no_nul)
+    str, StringConstraints(strict=True, min_length=1, max_length=200), AfterValidator(_accepted)
 ]
 Url = Text(2000)
 Color = Text(32)

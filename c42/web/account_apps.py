@@ -15,11 +15,12 @@ from c42.auth.oauth import codes, consents, tokens
 from c42.auth.subject import SCOPE_READ, SCOPE_WRITE
 from c42.db import Database
 from c42.models import User
+from c42.text import is_accepted
 from c42.web.csrf import require_csrf
 from c42.web.links import with_next
 from c42.web.oauth_adapter import evict
 from c42.web.session import current_user_id_async
-from c42.web.templating import redirect, render
+from c42.web.templating import redirect, render, render_error_page
 
 router = APIRouter(include_in_schema=False)
 APPS_PATH = "/account/apps/"
@@ -71,6 +72,8 @@ async def revoke_app(request: Request, app_id: str) -> Response:
     user_id = await current_user_id_async(request)
     if user_id is None:
         return redirect(with_next(LOGIN_PATH, APPS_PATH), 303)
+    if not is_accepted(app_id):  # SPEC §6 (c42.text): names no app; never reaches the database
+        return render_error_page(request, "No such app", "This app is not connected.", 404)
     db: Database = request.app.state.db
 
     def disconnect() -> list[str]:

@@ -12,13 +12,15 @@ from starlette.requests import Request
 from c42.db import Database
 from c42.mail import MailError, send_mail
 from c42.settings import Settings
+from c42.text import is_accepted
 from c42.web.account_flows import Mail
 
 
 def text_field(form: FormData, name: str, max_length: int, *, strip: bool = True) -> str | None:
-    """A field's text; "" when absent; None when too long (or a file), so the page can say so."""
+    """A field's text; "" when absent; None when too long, not accepted text (SPEC §6,
+    c42.text: a control character) or a file, so the page can say so and write nothing."""
     value = form.get(name, "")
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not is_accepted(value):
         return None
     if strip:
         value = value.strip()

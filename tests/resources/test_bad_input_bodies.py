@@ -30,6 +30,12 @@ BAD_TEXT: list[Any] = [
     "a\x00b",  # NUL: PostgreSQL refuses it in text columns
     "\ud800",  # a lone surrogate: valid JSON escape, not encodable as UTF-8
     "ok \udfff then",
+    # The other control characters (c42.text): C0 but TAB/LF/CR, DEL, C1.
+    "a\x1b[31mb",
+    "\x0b",
+    "x\x7f",
+    "\x85 y",
+    "\x9b",
 ]
 BAD_BOOL: list[Any] = ["true", "false", 1, 0, "yes", [], {}, 1.0]
 BAD_INT: list[Any] = ["1", 1.5, True, -1, 2**70, -(2**70), [], {}, "NaN"]
@@ -89,6 +95,8 @@ BAD_LOCATION: list[Any] = [
     {"name\x00": "x"},
     {"name": "a\x00b"},
     {"name": "\ud800"},
+    {"name": "a\x1bb"},
+    {"a\x7f": 1},
 ]
 BAD_ID_LIST: list[Any] = [
     "abc",
