@@ -22,6 +22,7 @@ from c42.auth.oauth.redirect_uris import InvalidRedirectURI, validate_registrati
 from c42.auth.subject import SCOPE_READ, SCOPE_WRITE, SERVICE_SCOPES
 from c42.errors import InvalidRequest, NotFound
 from c42.models import OAuthApp, Service
+from c42.text import is_accepted
 from c42.unit_of_work import UnitOfWork
 
 _apps = OAuthApp.__table__
@@ -126,8 +127,8 @@ def create(
 
 def find(session: Session | UnitOfWork, client_id: str) -> AppRow | None:
     """The app with this client_id (a compiled statement: every token request asks)."""
-    if not client_id or len(client_id) > 64:
-        return None
+    if not client_id or len(client_id) > 64 or not is_accepted(client_id):
+        return None  # SPEC §6: no such client (and never a NUL byte sent to PostgreSQL)
     statement = compiled.statement(session, "apps.find", _build_find)
     rows = statement.rows(compiled.connection_of(session), {"client_id": client_id})
     return AppRow(*rows[0]) if rows else None

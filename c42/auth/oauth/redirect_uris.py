@@ -10,12 +10,18 @@ loopback redirect of public native apps: a registered `http://127.0.0.1/path`,
 from __future__ import annotations
 
 import re
+import string
 from urllib.parse import urlsplit
 
-_LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|\[::1\]|localhost)(?::(\d{1,5}))?(?=[/?]|$)")
+# The port in ASCII digits only: `\d`, str.isdigit() and int() also take other scripts' digits
+# (U+FF15 U+FF11, fullwidth "51"), matching a URI never registered (RFC 3986 §3.2.3: ASCII DIGIT).
+_LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|\[::1\]|localhost)(?::([0-9]{1,5}))?(?=[/?]|$)")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 _PRIVATE_SCHEME = re.compile(r"^[a-z][a-z0-9+\-]*(\.[a-z0-9+\-]+)+$")  # RFC 8252 §7.1
 _MAX_LENGTH = 2000
+# RFC 3986 §2: unreserved, reserved and "%" of percent-encodings.
+_URI_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%")
+NOT_REGISTERED = "The redirect URI is not registered for this application."
 
 
 class InvalidRedirectURI(ValueError):
@@ -24,8 +30,10 @@ class InvalidRedirectURI(ValueError):
 
 def validate_registration(uri: str, *, public: bool) -> str:
     """Return `uri` if it may be registered; raise InvalidRedirectURI with the reason."""
-    if not uri or len(uri) > _MAX_LENGTH or any(ch.isspace() or ord(ch) < 0x20 for ch in uri):
-        raise InvalidRedirectURI(f"{uri!r}: empty, too long or containing whitespace")
+    if not uri or len(uri) > _MAX_LENGTH or not _URI_CHARACTERS.issuperset(uri):
+        # RFC 3986 §2: a URI is made of these ASCII characters (an IRI is registered in its
+        # URI form, RFC 3987 §3.1), so that every registered URI can be matched and sent.
+        raise InvalidRedirectURI(f"{uri!r}: empty, too long or holding a non-URI character")
     try:
         parts = urlsplit(uri)
         port = parts.port
