@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from c42.auth.oauth import apps, flow
+from c42.auth.oauth import apps, flow, wellformed
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.origins import header_origin
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
@@ -174,6 +174,7 @@ async def _endpoint(
     call: Callable[[OAuthServer, OAuthRequest], OAuthResponse],
 ) -> tuple[Response, bool]:
     try:
+        wellformed.check(form)  # SPEC §6: accepted text only, before anything reads the form
         oauth_request = _oauth_request(request, form, form)
     except OAuth2Error as error:
         return to_response(_answer(error)), False

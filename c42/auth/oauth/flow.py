@@ -17,6 +17,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 
 from c42.auth.oauth import consents
 from c42.auth.oauth.models import Client
+from c42.auth.oauth.redirect_uris import NOT_REGISTERED
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.server import OAuthServer
 from c42.auth.silent import authorize as silent
@@ -129,9 +130,10 @@ def _prompt(
 def _describe(error: OAuth2Error) -> str:
     if error.error == "invalid_client":
         return "The application asking for access is not registered here."
-    description = error.get_error_description() or error.error
-    if description.startswith("Redirect URI"):  # never echo the attacker's URI back
-        return "The redirect URI is not registered for this application."
+    # The description, never Authlib's get_error_description(): that one can quote the request.
+    description = error.description or error.error
+    if description == NOT_REGISTERED:
+        return description
     if "redirect_uri" in description:
         return "The request names no redirect URI, and the application has several."
     return f"The application sent an invalid request: {description}"

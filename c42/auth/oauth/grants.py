@@ -23,6 +23,7 @@ from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from c42.auth import secrets
 from c42.auth.oauth import codes, tokens
 from c42.auth.oauth.models import SECRET_METHODS, AuthorizationCode, Client, Token
+from c42.auth.oauth.redirect_uris import NOT_REGISTERED
 from c42.models import OAuthAuthorizationCode, User, utcnow
 
 if TYPE_CHECKING:
@@ -119,6 +120,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     server: OAuthServer
     presented: OAuthAuthorizationCode | None = None  # the code row, once bound to the client
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
+        # RFC 6749 §3.1.2.3 / §4.1.2.1. Authlib's refusal quotes the URI, and cannot even be
+        # built from one holding `"`, `\`, a control or a non-ASCII character: ours never does.
+        sent = request.payload.redirect_uri
+        if sent and not client.check_redirect_uri(sent):
+            raise InvalidRequestError(NOT_REGISTERED)
+        redirect_uri: str = grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(
+            request, client
+        )
+        return redirect_uri
 
     def validate_authorization_request(self) -> str:
         redirect_uri: str = super().validate_authorization_request()

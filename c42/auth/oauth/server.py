@@ -17,6 +17,7 @@ from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidRequestError,
     OAuth2Error,
+    UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -29,6 +30,7 @@ from c42.auth.oauth.endpoints import Introspection, Revocation
 from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGrant
 from c42.auth.oauth.models import Client, Token
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
+from c42.auth.oauth.wellformed import AcceptedText, describable
 from c42.auth.subject import SERVICE_SCOPES
 from c42.models import OAuthApp, OAuthAuthorizationCode, User
 from c42.unit_of_work import UnitOfWork
@@ -52,7 +54,8 @@ class OAuthServer(AuthorizationServer):
         self.register_token_generator("default", self._generate_token)
         # RFC 7636: PKCE is checked for every client that sent a challenge; "required" makes
         # the verifier mandatory for public clients at the token endpoint too.
-        self.register_grant(AuthorizationCodeGrant, [PKCE(required=True)])
+        # SPEC §6: only accepted text in an authorization request (c42.auth.oauth.wellformed).
+        self.register_grant(AuthorizationCodeGrant, [PKCE(required=True), AcceptedText()])
         self.register_grant(RefreshTokenGrant)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
@@ -71,6 +74,31 @@ class OAuthServer(AuthorizationServer):
             return None
         self._apps[app.id] = app
         return Client(app, self.config.server_key)
+
+    def get_authorization_grant(self, request: Any) -> AuthorizationCodeGrant:
+        if AuthorizationCodeGrant.check_authorization_endpoint(request):
+            grant: AuthorizationCodeGrant = super().get_authorization_grant(request)
+            return grant
+        # RFC 6749 §4.1.2.1: unsupported_response_type. Authlib's own error quotes the value,
+        # and cannot even be built from one holding `"`, `\`, a control or a non-ASCII
+        # character: ours names the rule.
+        error = UnsupportedResponseTypeError(
+            request.payload.response_type, "Only response_type=code is supported."
+        )
+        error.redirect_uri = self.error_redirect_uri(request)
+        raise error
+
+    def error_redirect_uri(self, request: OAuthRequest) -> str | None:
+        """RFC 6749 §4.1.2.1: where an authorization error may be redirected — the registered
+        redirect URI the request names (or the client's only one) of a registered client —
+        or None: the resource owner sees an error page instead."""
+        client = self.query_client(request.payload.client_id)
+        if client is None:
+            return None
+        sent = request.payload.redirect_uri
+        if sent:
+            return sent if client.check_redirect_uri(sent) else None
+        return client.get_default_redirect_uri()
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         previous: Token | None = request.refresh_token
@@ -169,7 +197,10 @@ class OAuthServer(AuthorizationServer):
         names = request.form.repeated()
         if not names:
             return None
-        error = InvalidRequestError(f"Repeated parameter: {', '.join(names)}.")
+        # Names come from the request: shown only as RFC 6749 §5.2 allows (wellformed.describable).
+        error = InvalidRequestError(
+            f"Repeated parameter: {', '.join(describable(name) for name in names)}."
+        )
         return self.handle_error_response(request, error)  # type: ignore[no-any-return]
 
     def authorization_error(self, request: OAuthRequest, error: OAuth2Error) -> OAuthResponse:
