@@ -81,8 +81,14 @@ def test_refresh_works_as_usual(client: httpx.Client, app: App) -> None:
     fresh = renewed.json()
     assert fresh["refresh_token"] != token["refresh_token"]  # rotated
     assert client.get("/api/v2/events/", headers=bearer(fresh)).status_code == 200
+    # Presented again within the refresh grace: the pair its rotation issued, once more.
     again = client.post("/oauth2/token/", data=form, auth=app.auth)
-    assert again.json()["error"] == "invalid_grant"  # the rotated token is spent
+    assert again.status_code == 200, again.text
+    assert again.json()["refresh_token"] == fresh["refresh_token"]
+    onward = {"grant_type": "refresh_token", "refresh_token": fresh["refresh_token"]}
+    assert client.post("/oauth2/token/", data=onward, auth=app.auth).status_code == 200
+    spent = client.post("/oauth2/token/", data=form, auth=app.auth)
+    assert spent.json()["error"] == "invalid_grant"  # its successor rotated: it is spent
 
 
 def test_the_code_is_bound_to_the_app_and_single_use(
