@@ -40,17 +40,15 @@ def successor_tokens(refresh_token: str, token_id: str, server_key: str) -> tupl
     key; 256 bits, URL-safe, the shape of `new_opaque_token`."""
     key = _purpose_key(server_key, "oauth refresh successor")
     material = f"{token_id}:{refresh_token}".encode()
-    access, refresh = (
-        hmac.new(key, label + material, hashlib.sha256).digest()
-        for label in (b"access\x00", b"refresh\x00")
-    )
+    access = hmac.digest(key, b"access\x00" + material, "sha256")
+    refresh = hmac.digest(key, b"refresh\x00" + material, "sha256")
     return _urlsafe(access), _urlsafe(refresh)
 
 
 @lru_cache(maxsize=8)
 def _purpose_key(server_key: str, purpose: str) -> bytes:
     """A key for one use only, so that no derived value can stand in for another's."""
-    return hmac.new(server_key.encode(), purpose.encode(), hashlib.sha256).digest()
+    return hmac.digest(server_key.encode(), purpose.encode(), "sha256")
 
 
 def _urlsafe(raw: bytes) -> str:
