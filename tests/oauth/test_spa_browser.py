@@ -109,7 +109,8 @@ def test_single_page_app_connects_reads_writes_refreshes_and_revokes(
             cors_origins=[spa.origin],
         )  # fmt: skip
         spa.config = stranger.config = {
-            "issuer": server.url,
+            "server": server.url,
+            "issuer": settings.issuer,  # the test server runs on another port than its issuer
             "clientId": app.client_id,
             "redirectUri": f"{spa.origin}/callback",
             "scope": "service.read service.write",
@@ -120,8 +121,10 @@ def test_single_page_app_connects_reads_writes_refreshes_and_revokes(
         page.get_by_label("Password").fill(person.password or "")
         page.locator("#login-form button[type=submit]").click()
         page.get_by_role("button", name="Allow").click()
-        page.wait_for_url(f"{spa.origin}/")
-        page.get_by_text("Connected.").wait_for()
+        status = page.locator("#status")
+        status.filter(has_not_text="Not connected.").wait_for()
+        assert status.inner_text() == "Connected.", status.inner_text()
+        assert page.url == f"{spa.origin}/"  # the used code is gone from the address bar
         assert page.locator("#calendars li").count() == 0  # nothing in this service yet
 
         # A write with service.write (a JSON body: a preflighted request), then reads.

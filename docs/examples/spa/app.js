@@ -6,7 +6,8 @@
 // state survive the redirect in sessionStorage.
 "use strict";
 
-const config = window.C42_CONFIG;
+const config = window.C42_CONFIG; // {server, issuer?, clientId, redirectUri, scope}
+const issuer = config.issuer || config.server; // C42_ISSUER, if C42 runs behind another name
 let tokens = null; // {access_token, refresh_token, expires_in, scope, token_type}
 
 function base64url(bytes) {
@@ -24,7 +25,7 @@ async function connect() {
   const challenge = base64url(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
   sessionStorage.setItem("c42-pkce", JSON.stringify({verifier, state}));
-  const url = new URL("/oauth2/authorize/", config.issuer);
+  const url = new URL("/oauth2/authorize/", config.server);
   url.search = new URLSearchParams({
     response_type: "code",
     client_id: config.clientId,
@@ -38,7 +39,7 @@ async function connect() {
 }
 
 async function tokenRequest(form) {
-  const answer = await fetch(new URL("/oauth2/token/", config.issuer), {
+  const answer = await fetch(new URL("/oauth2/token/", config.server), {
     method: "POST",
     body: new URLSearchParams({client_id: config.clientId, ...form}),
   });
@@ -54,7 +55,7 @@ async function finishLogin() {
   sessionStorage.removeItem("c42-pkce");
   if (params.get("error")) throw new Error(`authorization refused: ${params.get("error")}`);
   if (!saved || params.get("state") !== saved.state) throw new Error("state mismatch");
-  if (params.get("iss") !== config.issuer) throw new Error("unexpected issuer"); // RFC 9207
+  if (params.get("iss") !== issuer) throw new Error("unexpected issuer"); // RFC 9207
   await tokenRequest({
     grant_type: "authorization_code",
     code: params.get("code"),
@@ -69,7 +70,7 @@ async function finishLogin() {
 async function api(path, {method = "GET", body} = {}) {
   const headers = {Authorization: `Bearer ${tokens.access_token}`};
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const answer = await fetch(new URL(path, config.issuer), {
+  const answer = await fetch(new URL(path, config.server), {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -88,7 +89,7 @@ function refresh() {
 async function disconnect() {
   // RFC 7009: revoking the refresh token ends the grant; its access tokens stop too.
   for (const token of [tokens.refresh_token, tokens.access_token]) {
-    await fetch(new URL("/oauth2/revoke/", config.issuer), {
+    await fetch(new URL("/oauth2/revoke/", config.server), {
       method: "POST",
       body: new URLSearchParams({client_id: config.clientId, token}),
     });
