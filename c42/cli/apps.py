@@ -79,6 +79,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--json", action="store_true", help="print the app as a JSON object")
     p.set_defaults(handler=update)
 
+    for action, helptext in (
+        ("disable", "refuse the app everywhere: no authorization, tokens refused, no CORS"),
+        ("enable", "accept a disabled app again"),
+    ):
+        p = group.add_parser(action, help=helptext)
+        p.add_argument("client_id", metavar="CLIENT_ID")
+        p.add_argument("--json", action="store_true", help="print the app as a JSON object")
+        p.set_defaults(handler=disable if action == "disable" else enable)
+
     p = group.add_parser("show", help="print an app's registration (never its secret)")
     p.add_argument("client_id", metavar="CLIENT_ID")
     p.add_argument("--json", action="store_true", help="print a JSON object")
@@ -127,6 +136,21 @@ def update(args: argparse.Namespace) -> int:
     return 0
 
 
+def disable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, True)
+
+
+def enable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, False)
+
+
+def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
+    with session() as s:
+        data = _describe(apps.set_disabled(s, args.client_id, disabled))
+    emit(data, args.json, _text(data))
+    return 0
+
+
 def show(args: argparse.Namespace) -> int:
     with session() as s:
         app = s.scalar(select(OAuthApp).where(OAuthApp.client_id == args.client_id))
@@ -149,6 +173,7 @@ def _describe(app: OAuthApp) -> dict[str, Any]:
         "require_pkce": app.require_pkce,
         "scopes": app.allowed_scopes.split(),
         "created": app.created.isoformat(),
+        "disabled": app.disabled_at is not None,
     }
 
 

@@ -28,6 +28,9 @@ class OAuthApp(Base):
     require_pkce: Mapped[bool] = mapped_column(Boolean, default=False)
     cors_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # A disabled app is unknown to every endpoint: no authorization, no token, its tokens
+    # refused, its origins no longer answered (c42 app disable / enable).
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class OAuthAuthorizationCode(Base):

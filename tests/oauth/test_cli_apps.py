@@ -235,3 +235,54 @@ def test_update_unknown_app(cli: Callable[..., Any]) -> None:
     result = cli("app", "update", "no-such-client", "--name", "X")
     assert result.returncode == 2 and "No app" in result.stderr
     assert cli("app", "show", "no-such-client").returncode == 2
+
+
+def test_disable_and_enable(
+    cli: Callable[..., Any], service_id: str, browser: Browser, client: httpx.Client
+) -> None:
+    """A disabled app is no client anywhere: its tokens are refused, the token and authorize
+    endpoints do not know it, its origin gets no CORS; enabling brings it back."""
+    origin = "https://disabled-spa.example"
+    created = _json(
+        cli(
+            "app", "create", "--service", service_id, "--name", "CLI disabled", "--public",
+            "--redirect-uri", "http://127.0.0.1/cb", "--origin", origin, "--json",
+        )
+    )  # fmt: skip
+    app = App("", created["client_id"], None, service_id, ["http://127.0.0.1:9999/cb"])
+    verifier, challenge = pkce()
+    tokens = exchange(client, app, browser.code(app, challenge=challenge), verifier).json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.get("/api/v2/events/", headers=bearer).status_code == 200
+    assert _eventually(lambda: _preflight_allows(client, origin))
+
+    shown = _json(cli("app", "disable", created["client_id"], "--json"))
+    assert shown["disabled"] is True
+    assert _eventually(lambda: client.get("/api/v2/events/", headers=bearer).status_code == 401)
+    assert _eventually(lambda: not _preflight_allows(client, origin))
+    refreshed = client.post(
+        "/oauth2/token/",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": app.client_id,
+        },
+    )
+    # RFC 6749 §5.2: invalid_client (401 only when the client used the Authorization header)
+    assert refreshed.status_code in (400, 401), refreshed.text
+    assert refreshed.json()["error"] == "invalid_client"
+    _, challenge = pkce()
+    authorize = browser.authorize(
+        {
+            "response_type": "code",
+            "client_id": app.client_id,
+            "redirect_uri": app.redirect_uri,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    assert authorize.status_code == 400 and "location" not in authorize.headers  # no redirect
+
+    assert _json(cli("app", "enable", created["client_id"], "--json"))["disabled"] is False
+    assert _eventually(lambda: client.get("/api/v2/events/", headers=bearer).status_code == 200)
+    assert _eventually(lambda: _preflight_allows(client, origin))

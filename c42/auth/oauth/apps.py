@@ -21,7 +21,7 @@ from c42.auth.oauth import origins
 from c42.auth.oauth.redirect_uris import InvalidRedirectURI, validate_registration
 from c42.auth.subject import SCOPE_READ, SCOPE_WRITE, SERVICE_SCOPES
 from c42.errors import InvalidRequest, NotFound
-from c42.models import OAuthApp, Service
+from c42.models import OAuthApp, Service, utcnow
 from c42.text import is_accepted
 from c42.unit_of_work import UnitOfWork
 
@@ -43,6 +43,7 @@ class AppRow(NamedTuple):
     require_pkce: bool
     cors_origins: list[str]
     created: datetime
+    disabled_at: datetime | None
 
 
 assert AppRow._fields == tuple(_apps.c.keys()), "AppRow must follow the table's columns"
@@ -135,7 +136,10 @@ def find(session: Session | UnitOfWork, client_id: str) -> AppRow | None:
 
 
 def _build_find() -> Any:
-    return select(*_apps.c).where(_apps.c.client_id == bindparam("client_id"))
+    # A disabled app is no client at all (RFC 6749 §2: invalid_client, unknown client_id).
+    return select(*_apps.c).where(
+        _apps.c.client_id == bindparam("client_id"), _apps.c.disabled_at.is_(None)
+    )
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,21 @@ def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
     return app
 
 
+def set_disabled(session: Session, client_id: str, disabled: bool) -> OAuthApp:
+    """Disable (or enable again) an app. Its tokens are refused and its origins dropped by
+    every process within the credential cache time; nothing is deleted, so enabling it
+    brings back the grants that had not expired meanwhile."""
+    app = session.scalar(select(OAuthApp).where(OAuthApp.client_id == client_id))
+    if app is None:
+        raise NotFound(f"No app with client_id {client_id}.")
+    if disabled and app.disabled_at is None:
+        app.disabled_at = utcnow()
+    elif not disabled:
+        app.disabled_at = None
+    session.flush()
+    return app
+
+
 def find_by_name(session: Session, service_id: str, name: str) -> OAuthApp | None:
     return session.scalar(
         select(OAuthApp).where(OAuthApp.service_id == service_id, OAuthApp.name == name)
@@ -195,6 +214,10 @@ def check_secret(app: AppRow | OAuthApp, server_key: str, client_secret: str) ->
 def public_app_origins(session: Session) -> frozenset[str]:
     """Every web origin registered by a public app, in normal form (what CORS answers for:
     a preflight carries no client_id)."""
-    rows = session.scalars(select(OAuthApp.cors_origins).where(OAuthApp.is_public.is_(True)))
+    rows = session.scalars(
+        select(OAuthApp.cors_origins).where(
+            OAuthApp.is_public.is_(True), OAuthApp.disabled_at.is_(None)
+        )
+    )
     found = (origins.header_origin(origin) for registered in rows for origin in registered or ())
     return frozenset(origin for origin in found if origin)

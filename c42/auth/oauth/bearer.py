@@ -29,6 +29,7 @@ _LOOKUP = (
         _a.c.service_id,
         _a.c.is_public,
         _a.c.cors_origins,
+        _a.c.disabled_at,
         _u.c.is_active,
         _u.c.is_staff,
         _u.c.sandbox_service_id,
@@ -45,6 +46,8 @@ def lookup(db: Database, token_digest: str) -> CacheEntry:
         row = connection.execute(_LOOKUP, {"digest": token_digest}).first()
     if row is None or row.access_revoked_at is not None or row.closed_at is not None:
         return CacheEntry(None)  # RFC 6750 §3.1: invalid_token
+    if row.disabled_at is not None:
+        return CacheEntry(None, None, "invalid_token", "The app of this token is disabled.")
     if not row.is_active:
         return CacheEntry(None, None, "inactive_user", "The user account is not active.")
     if row.sandbox_service_id is not None and row.sandbox_service_id != row.service_id:
