@@ -15,15 +15,14 @@ from urllib.parse import parse_qsl
 
 import orjson
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from c42.auth.oauth import apps, flow, wellformed
+from c42.auth.oauth import apps, client_auth, flow, wellformed
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.origins import header_origin
-from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
+from c42.auth.oauth.requests import OAuthRequest, OAuthResponse, Params
 from c42.auth.oauth.server import OAuthServer, metadata
 from c42.auth.subject import CredentialKind
 from c42.db import Database
@@ -97,11 +96,12 @@ async def read_form(request: Request) -> list[tuple[str, str]]:
 
 def client_id_of(request: Request, form: Pairs) -> str | None:
     """The client_id a token request names (HTTP Basic user or form field), for rate limits
-    and CORS; authentication proper is Authlib's."""
-    basic_id, _ = extract_basic_authorization(request.headers)
-    if basic_id:
-        return str(basic_id)
-    return next((value for name, value in form if name == "client_id"), None)
+    and CORS; None when the request is refused anyway (OAuthServer checks it, then Authlib
+    authenticates)."""
+    try:
+        return client_auth.claimed_client_id(request.headers.getlist("authorization"), Params(form))
+    except OAuth2Error:
+        return None
 
 
 def error_response(status: int, error: str, description: str) -> Response:

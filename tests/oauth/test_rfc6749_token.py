@@ -194,7 +194,7 @@ def test_client_authentication_failures(
     mismatch = client.post(
         TOKEN, data={**form, "client_id": "someone-else"}, headers=_basic(web_app.client_id, secret)
     )
-    _assert_error(mismatch, "invalid_client", 401)
+    _assert_error(mismatch, "invalid_request")  # RFC 6749 §2.3 (test_rfc6749_client_auth)
     # None of the failures used the code up.
     assert exchange(client, web_app, code).status_code == 200
 

@@ -124,11 +124,15 @@ def test_an_app_that_requires_pkce_needs_a_challenge(
     assert "code" in query
 
 
-def test_repeated_parameters_are_refused(client: httpx.Client, db: Database, app: App) -> None:
+@pytest.mark.parametrize("name", ["scope", "email_address"])
+def test_repeated_parameters_are_refused(
+    client: httpx.Client, db: Database, app: App, name: str
+) -> None:
+    # RFC 6749 §3.1; the client and redirect URI are valid, so the client hears of it.
     email = address()
-    sent = [*params(app, email).items(), ("scope", "service.read")]
-    response = client.get("/oauth2/authorize/?" + urlencode(sent))
-    assert response.status_code == 400 and "location" not in response.headers
+    sent = [*params(app, email).items(), (name, address() if name == "email_address" else "x")]
+    query = redirect_of(client.get("/oauth2/authorize/?" + urlencode(sent)), app)
+    assert query["error"] == "invalid_request" and "code" not in query
     assert sandbox_users(db, email) == []
 
 

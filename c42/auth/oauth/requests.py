@@ -31,10 +31,18 @@ class Params(dict[str, str]):
 
 
 class _Headers(dict[str, str]):
-    """Case-insensitive header look-up (RFC 9110 §5.1)."""
+    """Case-insensitive header look-up (RFC 9110 §5.1); `getlist` sees every copy of a header
+    sent more than once (a Starlette `Headers` lists each one in `items()`)."""
 
     def __init__(self, headers: Mapping[str, str]) -> None:
-        super().__init__((name.lower(), value) for name, value in headers.items())
+        super().__init__()
+        self._lists: defaultdict[str, list[str]] = defaultdict(list)
+        for name, value in headers.items():
+            self._lists[name.lower()].append(value)
+            self[name.lower()] = value
+
+    def getlist(self, name: str) -> list[str]:
+        return list(self._lists.get(name.lower(), ()))
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
         return super().get(name.lower(), default)

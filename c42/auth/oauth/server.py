@@ -14,17 +14,15 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
-    InvalidClientError,
     InvalidRequestError,
     OAuth2Error,
     UnsupportedResponseTypeError,
 )
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9207 import IssuerParameter
 from sqlalchemy.orm import Session
 
 from c42.auth import secrets
-from c42.auth.oauth import apps, tokens
+from c42.auth.oauth import apps, client_auth, tokens
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.endpoints import Introspection, Revocation
 from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGrant
@@ -52,6 +50,10 @@ class OAuthServer(AuthorizationServer):
         self.revoked_access_digests: list[str] = []
         self._apps: dict[str, apps.AppRow | OAuthApp] = {}
         self.register_token_generator("default", self._generate_token)
+        # One reader of HTTP Basic client credentials, strict (RFC 6749 §2.3.1).
+        self.register_client_auth_method(
+            "client_secret_basic", client_auth.authenticate_client_secret_basic
+        )
         # RFC 7636: PKCE is checked for every client that sent a challenge; "required" makes
         # the verifier mandatory for public clients at the token endpoint too.
         # SPEC §6: only accepted text in an authorization request (c42.auth.oauth.wellformed).
@@ -142,33 +144,25 @@ class OAuthServer(AuthorizationServer):
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         pass  # no signal subscribers; revocations are collected in revoked_access_digests
 
-    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Client:
-        basic_id, _ = extract_basic_authorization(request.headers)
-        if basic_id and request.form.get("client_secret"):
-            # RFC 6749 §2.3: one authentication method per request.
-            raise InvalidRequestError("Use one client authentication method, not two.")
-        client: Client = super().authenticate_client(request, methods, endpoint)
-        sent = request.form.get("client_id")
-        if sent is not None and sent != client.client_id:
-            raise InvalidClientError(
-                status_code=401 if basic_id else 400,  # RFC 6749 §5.2: 401 after HTTP auth
-                description="'client_id' does not match the credentials.",
-            )
-        return client
-
     def create_token_response(self, request: Any = None) -> OAuthResponse:
-        repeated = self._repeated(request)
-        if repeated is not None:
-            return repeated
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         response: OAuthResponse = super().create_token_response(request)
         return response
 
     def create_endpoint_response(self, name: str, request: Any = None) -> OAuthResponse:
-        repeated = self._repeated(request)
-        if repeated is not None:
-            return repeated
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         response: OAuthResponse = super().create_endpoint_response(name, request)
         return response
+
+    def get_consent_grant(self, request: Any = None, end_user: Any = None) -> Any:
+        repeated = request.payload.data.repeated()
+        if repeated:
+            raise self._repeated_at_authorization(request, repeated)
+        return super().get_consent_grant(request, end_user)
 
     # -- helpers for grants, endpoints and the authorization flow -----------------------------
 
@@ -192,21 +186,35 @@ class OAuthServer(AuthorizationServer):
             token["refresh_token"] = secrets.new_opaque_token()
         return token
 
-    def _repeated(self, request: OAuthRequest) -> OAuthResponse | None:
-        # RFC 6749 §3.2: parameters of these endpoints "MUST NOT be included more than once".
-        names = request.form.repeated()
-        if not names:
-            return None
-        # Names come from the request: shown only as RFC 6749 §5.2 allows (wellformed.describable).
-        error = InvalidRequestError(
-            f"Repeated parameter: {', '.join(describable(name) for name in names)}."
-        )
-        return self.handle_error_response(request, error)  # type: ignore[no-any-return]
+    def _refused(self, request: OAuthRequest) -> OAuthResponse | None:
+        """What the token, revocation and introspection endpoints refuse before Authlib reads
+        the request."""
+        try:
+            names = request.form.repeated()
+            if names:
+                # RFC 6749 §3.2: parameters "MUST NOT be included more than once". No parameter
+                # of these endpoints may repeat (RFC 8707's `resource` could; we do not offer it).
+                raise InvalidRequestError(_repeated_description(names))
+            # RFC 6749 §2.3: readable credentials, one client, one method.
+            client_auth.claimed_client_id(request.headers.getlist("authorization"), request.form)
+        except OAuth2Error as error:
+            return self.handle_error_response(request, error)  # type: ignore[no-any-return]
+        return None
+
+    def _repeated_at_authorization(self, request: OAuthRequest, names: list[str]) -> OAuth2Error:
+        """RFC 6749 §3.1: no parameter of an authorization request may repeat. RFC 6749
+        §4.1.2.1: the error is redirected only once the client and its redirect URI are known
+        (neither of them repeated, both valid); otherwise it is an error page."""
+        error = InvalidRequestError(_repeated_description(names))
+        if "client_id" not in names and "redirect_uri" not in names:
+            error.redirect_uri = self.error_redirect_uri(request)
+        return error
 
     def authorization_error(self, request: OAuthRequest, error: OAuth2Error) -> OAuthResponse:
         """RFC 6749 §4.1.2.1: an error redirect to the (validated) redirect URI, with `state`
-        and RFC 9207's `iss`."""
-        error.state = request.payload.state
+        and RFC 9207's `iss`. A repeated `state` has no one value to send back: none is sent."""
+        repeated_state = "state" in request.payload.data.repeated()
+        error.state = None if repeated_state else request.payload.state
         response: OAuthResponse = self.handle_error_response(request, error)
         self.issuer_parameter.add_issuer_parameter(self, response)
         return response
@@ -259,6 +267,11 @@ class OAuthServer(AuthorizationServer):
             token_id=row.id,
             family_id=row.family_id,
         )
+
+
+def _repeated_description(names: list[str]) -> str:
+    # Names come from the request: shown only as RFC 6749 §5.2 allows (wellformed.describable).
+    return f"Repeated parameter: {', '.join(describable(name) for name in names)}."
 
 
 def metadata(config: OAuthConfig) -> dict[str, Any]:
