@@ -20,17 +20,22 @@ from c42 import cors
 from c42.auth.oauth.flow import ConsentPrompt, ErrorPage, LoginRequired
 from c42.auth.oauth.origins import header_origin
 from c42.models import User
+from c42.web import consent_request
 from c42.web import oauth_adapter as adapter
+from c42.web.csrf import FIELD as CSRF_FIELD
 from c42.web.csrf import require_csrf
 from c42.web.links import safe_next, with_next
 from c42.web.ratelimit import RateLimited
-from c42.web.session import current_user_id_async
+from c42.web.session import csrf_token, current_user_id_async
 from c42.web.templating import SELF, redirect, render, render_error_page
 
 router = APIRouter(include_in_schema=False)
 AUTHORIZE_PATH = "/oauth2/authorize/"
 LOGIN_PATH = "/accounts/login/"
-_NOT_FORM_FIELDS = ("csrf_token", "decision")
+_STALE_CONSENT = (
+    "This consent page is no longer valid",
+    "It expired, or it was opened for another login. Go back to the app and sign in again.",
+)
 
 
 # -- authorization endpoint (RFC 6749 §3.1, §4.1.1) ---------------------------------------
@@ -47,16 +52,20 @@ async def authorize(request: Request) -> Response:
 
 @router.post(AUTHORIZE_PATH)
 async def consent_answer(request: Request) -> Response:
-    """The consent form's POST: CSRF-checked, then Allow issues a code, Deny access_denied."""
+    """The consent form's POST: CSRF-checked, then Allow issues a code, Deny access_denied,
+    for exactly the request the page was shown for (sealed in it); every other field the form
+    sends is ignored."""
     form = await require_csrf(request)
-    decision = form.get("decision")
-    params = [
-        (name, value)
-        for name, value in form.multi_items()
-        if name not in _NOT_FORM_FIELDS and isinstance(value, str)
-    ]
+    sealed, decision = form.getlist(consent_request.FIELD), form.getlist("decision")
     user_id = await current_user_id_async(request)
-    answer = decision if isinstance(decision, str) else ""
+    try:
+        if len(sealed) != 1 or not isinstance(sealed[0], str):
+            raise consent_request.InvalidConsentRequest
+        token = str(form[CSRF_FIELD])  # checked by require_csrf
+        params = consent_request.unseal(request.app.state.settings, sealed[0], user_id, token)
+    except consent_request.InvalidConsentRequest:
+        return render_error_page(request, *_STALE_CONSENT, 400)
+    answer = decision[0] if len(decision) == 1 and isinstance(decision[0], str) else ""
     outcome = await adapter.authorize(request, params, user_id, answer)
     return await _answer(request, outcome, params)
 
@@ -82,6 +91,8 @@ async def _consent_page(request: Request, prompt: ConsentPrompt) -> Response:
             return session.get(User, user_id)
 
     user = await run_in_threadpool(load)
+    settings = request.app.state.settings
+    sealed = consent_request.seal(settings, prompt.params, str(user_id), csrf_token(request))
     context = {
         "title": f"Allow {prompt.app_name}?",
         "nav_user": user,
@@ -89,7 +100,7 @@ async def _consent_page(request: Request, prompt: ConsentPrompt) -> Response:
         "service_name": prompt.service_name,
         "is_public": prompt.is_public,
         "scopes": prompt.scopes,
-        "params": prompt.params,
+        "consent_request": sealed,
         "redirect_origin": prompt.redirect_origin,
     }
     # The answer redirects to the client: the page's CSP form-action must allow its origin.

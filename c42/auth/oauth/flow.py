@@ -59,7 +59,7 @@ class ConsentPrompt:
     service_name: str
     is_public: bool
     scopes: tuple[tuple[str, str], ...]  # (scope, what it allows, in words)
-    params: tuple[tuple[str, str], ...]  # hidden inputs of the consent form
+    params: tuple[tuple[str, str], ...]  # the validated request; the consent form seals it
     redirect_origin: str  # where the form's answer redirects (the page's CSP must allow it)
 
 
