@@ -17,6 +17,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from c42.errors import Forbidden, InvalidRequest
+from c42.web.cross_site import is_cross_site
 from c42.web.session import expected_csrf_token
 
 FIELD = "csrf_token"
@@ -40,7 +41,10 @@ async def read_form(request: Request) -> FormData:
 
 async def require_csrf(request: Request) -> FormData:
     """Read the submitted form and check its CSRF token in constant time; raise CSRFError
-    (403) when it is missing or wrong. Returns the form for the handler to use."""
+    (403) when it is missing or wrong, or when the browser says the form was posted from
+    another site (c42.web.cross_site). Returns the form for the handler to use."""
+    if is_cross_site(request):
+        raise CSRFError()
     form = await read_form(request)
     sent = form.get(FIELD)
     expected = expected_csrf_token(request)
