@@ -46,7 +46,10 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, StatementError | psycopg.Error | sqlite3.Error):
         codes = [f"{name}={value}" for name, value in _database_codes(exc) if value]
         return " ".join(["[message hidden: it can quote bound values]", *codes])
-    return escape(str(exc))
+    try:
+        return escape(str(exc))
+    except Exception:  # a broken __str__ must not lose the traceback
+        return "[message could not be read]"
 
 
 def _database_codes(exc: BaseException) -> list[tuple[str, object]]:
