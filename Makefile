@@ -5,8 +5,10 @@ BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+HOST ?= 127.0.0.1
+PORT ?= 8042
 
-.PHONY: run test test-postgres bench bench-reference lint install install-dev clean browser-deps
+.PHONY: run test test-postgres bench bench-reference lint install install-dev clean browser-deps nginx-deps
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -27,17 +29,22 @@ install-dev: $(STAMP_DEV)
 
 run: $(STAMP_RUN)
 	$(BIN)/c42 migrate
-	$(BIN)/c42 demo --if-empty
-	$(BIN)/c42 serve
+	C42_ISSUER=$${C42_ISSUER:-http://$(HOST):$(PORT)} $(BIN)/c42 demo --if-empty
+	$(BIN)/c42 serve --host $(HOST) --port $(PORT)
 
 # Browser tests need Debian's Chromium; installed when missing (never a downloaded browser build).
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium unavailable: browser tests will be skipped"
 
-test: $(STAMP_DEV) browser-deps
+# The reverse-proxy test puts Debian's nginx in front of `c42 serve` (deploy/nginx/); only the
+# binary is used, with its own temporary configuration (the system service is never started).
+nginx-deps:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null) || echo "nginx unavailable: the reverse-proxy test will be skipped"
+
+test: $(STAMP_DEV) browser-deps nginx-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-postgres: $(STAMP_DEV) browser-deps
+test-postgres: $(STAMP_DEV) browser-deps nginx-deps
 	C42_TEST_DATABASE_URL=$${C42_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)

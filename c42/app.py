@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from c42.cors import CORSMiddleware
 from c42.db import Database
 from c42.head_limits import HeadLimitsMiddleware
 from c42.middleware import APIMiddleware, HeadersAndLogMiddleware
+from c42.ops import purge
 from c42.redaction import TargetRedactor
 from c42.resources.router import api_routers
 from c42.resources.tokens.endpoint_table import walk
@@ -30,6 +32,7 @@ _HEALTH = orjson.dumps({"status": "ok"})
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
+    owns_db = db is None
     db = db or Database(settings.database_url)
     app = FastAPI(
         title="C42 Platform API",
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=_lifespan(settings, db, owns_db),
     )
     app.state.settings = settings
     app.state.db = db
@@ -62,6 +66,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     redactor = TargetRedactor(path for path, _methods, _route in walk(app.router.routes) if path)
     app.add_middleware(HeadersAndLogMiddleware, log=settings.access_log, redactor=redactor)
     return app
+
+
+def _lifespan(
+    settings: Settings, db: Database, owns_db: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with purge.periodically(db, settings.purge_retention_days, settings.purge_interval):
+            yield
+        if owns_db:
+            db.dispose()  # SPEC §7: after the last request, close the pool
+
+    return lifespan
 
 
 def _origins_loader(db: Database) -> Callable[[], frozenset[str]]:

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 VAR_DIR = Path("var")
-_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change"}
+_PLACEHOLDERS = {"", "changeme", "change-me", "changethis", "secret", "please-change"}
+MIN_SECRET_KEY_LENGTH = 32  # production: shorter keys are refused as placeholders
+_RATE = re.compile(r"[1-9][0-9]*(/[1-9][0-9]*)?")  # ATTEMPTS[/SECONDS], as ratelimit.parse_rate
+
+
+class ConfigurationError(Exception):
+    """A setting the process cannot run with; the CLI prints it as one line and exits 2."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="C42_", extra="ignore")
 
-    environment: str = "development"  # "production" refuses placeholder secrets
+    # "production" refuses a missing or placeholder secret and a plain-http public issuer.
+    environment: Literal["development", "production"] = "development"
     database_url: str = f"sqlite:///{VAR_DIR / 'c42.sqlite3'}"
-    issuer: str = "http://127.0.0.1:8042"
+    issuer: str = "http://127.0.0.1:8042"  # `c42 serve` sets it to its own address when unset
     secret_key: str = ""  # generated and kept under ./var/ when unset
     redis_url: str | None = None
     smtp_url: str | None = None
@@ -47,6 +60,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(20, ge=1, le=500)  # PostgreSQL connections kept per process
     db_max_overflow: int = Field(10, ge=0, le=500)
     access_log: bool = True  # one redacted line per request on the c42.access logger
+    purge_retention_days: int = Field(30, ge=1)  # ended credentials are kept this long
+    purge_interval: int = Field(3600, ge=0)  # seconds between `c42 serve`'s purges; 0: off
 
     @field_validator("database_url")
     @classmethod
@@ -57,17 +72,61 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (sqlite:///PATH or postgresql://...)") from None
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_a_url(cls, value: str) -> str:
+        # RFC 8414 §2: the issuer is a URL with a scheme and host, no query or fragment.
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host, e.g. https://c42.example")
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            raise ValueError("must have no query or fragment")
+        return value
+
+    @field_validator("rate_limit_login", "rate_limit_token")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if not _RATE.fullmatch(value):
+            raise ValueError("expected ATTEMPTS/SECONDS, both positive whole numbers")
+        return value
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if not self.secret_key:
+            raise ValueError("C42_SECRET_KEY must be set in production")
+        weak = len(self.secret_key) < MIN_SECRET_KEY_LENGTH
+        if weak or self.secret_key.lower() in _PLACEHOLDERS:
+            raise ValueError(
+                f"C42_SECRET_KEY is a placeholder; set a random secret of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters"
+            )
+        parts = urlsplit(self.issuer)
+        if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+            # RFC 6749 §3.1, §3.2: the endpoints require TLS; plain http only on loopback.
+            raise ValueError(
+                f"C42_ISSUER must be the public https address in production, got {self.issuer}"
+                " (plain http only on loopback)"
+            )
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:
-            if self.environment == "production" and self.secret_key.lower() in _PLACEHOLDERS:
-                raise RuntimeError("C42_SECRET_KEY is a placeholder; set a real secret")
-            return self.secret_key
-        if self.environment == "production":
-            raise RuntimeError("C42_SECRET_KEY must be set in production")
+            return self.secret_key  # production: checked by _production_rules
         key_file = VAR_DIR / "secret_key"
         if key_file.exists():
             return key_file.read_text().strip()
@@ -78,6 +137,28 @@ class Settings(BaseSettings):
         return key
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming each refused variable, never quoting its value (it may be a secret)."""
+    problems = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in item["loc"])
+        problems.append(f"C42_{field.upper()}: {message}" if field else message)
+    return "; ".join(problems)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(describe(exc)) from None

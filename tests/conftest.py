@@ -54,6 +54,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         # their own app with small limits (tests/web/test_ratelimit.py).
         rate_limit_login="100000/60",
         rate_limit_token="100000/60",
+        purge_interval=0,  # tests/ops/test_purge.py runs purges on databases of its own
     )
 
 

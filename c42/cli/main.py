@@ -7,12 +7,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from c42.cli import action_tokens, apps, demo, serve, services, tokens, users
+from c42.cli import action_tokens, apps, demo, purge, serve, services, tokens, users
 from c42.cli.output import CommandError
 from c42.emails import InvalidEmail
 from c42.errors import APIError
+from c42.settings import ConfigurationError
 
-GROUPS = [serve, demo, users, tokens, services, action_tokens, apps]
+GROUPS = [serve, demo, users, tokens, services, action_tokens, apps, purge]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.handler(args)
-    except (CommandError, APIError, InvalidEmail) as exc:
+    except (CommandError, APIError, InvalidEmail, ConfigurationError) as exc:
         print(f"c42: error: {exc}", file=sys.stderr)
         return 2
     return int(result or 0)

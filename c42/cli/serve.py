@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ipaddress
 import logging
 import os
+import signal
 from typing import Any
 
 import uvicorn
 
 from c42 import migrate as migrations
+from c42.cli.output import CommandError
 from c42.settings import get_settings
 
 WORKER_HEALTHCHECK_SECONDS = 30
+GRACEFUL_SHUTDOWN_SECONDS = 10  # SPEC §7: in-flight requests get this long after SIGTERM
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,6 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--port", type=int, default=8042)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    p.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="behind a reverse proxy: take the client address and scheme from its "
+        "X-Forwarded-For and X-Forwarded-Proto (only from --forwarded-allow-ips)",
+    )
+    p.add_argument(
+        "--forwarded-allow-ips",
+        metavar="LIST",
+        help="comma-separated proxy addresses or networks trusted with --proxy-headers "
+        "(default 127.0.0.1,::1; '*' trusts every peer)",
+    )
     p.set_defaults(handler=run_serve)
 
 
@@ -35,11 +51,25 @@ def run_migrate(_args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    settings.resolved_secret_key()  # create var/secret_key once, before workers race for it
+    if not 0 < args.port < 65536:
+        raise CommandError(f"--port {args.port}: expected 1-65535")
+    if args.workers < 1:
+        raise CommandError(f"--workers {args.workers}: expected at least 1")
+    trusted = _trusted_proxies(args)
+    address = _http_address(args.host, args.port)
+    if not os.environ.get("C42_ISSUER"):
+        # SPEC §7: without C42_ISSUER the issuer is this server's own address (never a stale
+        # default); set in the environment, it reaches every worker process too.
+        os.environ["C42_ISSUER"] = address
     if args.no_access_log:
         os.environ["C42_ACCESS_LOG"] = "false"
-    print(f"C42 Platform on http://{args.host}:{args.port}/ ({args.workers} worker(s))", flush=True)
+    get_settings.cache_clear()
+    settings = get_settings()  # ConfigurationError: one line, exit 2 (c42.cli.main)
+    settings.resolved_secret_key()  # create var/secret_key once, before workers race for it
+    # uvicorn re-raises the signal it stopped on once shut down, so that the default handler
+    # ends the process; SPEC §7: after SIGTERM's graceful shutdown the exit status is 0.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    print(f"C42 Platform on {address}/ ({args.workers} worker(s))", flush=True)
     uvicorn.run(
         "c42.app:create_app",
         factory=True,
@@ -50,7 +80,12 @@ def run_serve(args: argparse.Namespace) -> int:
         http="httptools",
         access_log=False,  # ours, redacted, is in c42.middleware
         log_level="info",
-        proxy_headers=False,
+        # uvicorn's ProxyHeadersMiddleware: from trusted peers only, X-Forwarded-For (the
+        # nearest untrusted address) becomes the client of rate limits, logs and sessions,
+        # and X-Forwarded-Proto the scheme (Secure cookies, absolute redirects).
+        proxy_headers=trusted is not None,
+        forwarded_allow_ips=trusted,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_config=_log_config(),
         # A spawned worker answers the supervisor's health ping only after importing the
         # whole CLI (several seconds on a busy host); uvicorn's default 5 s killed every
@@ -59,6 +94,33 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     logging.shutdown()
     return 0
+
+
+def _http_address(host: str, port: int) -> str:
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal (RFC 3986 §3.2.2)
+    return f"http://{host}:{port}"
+
+
+def _trusted_proxies(args: argparse.Namespace) -> str | None:
+    """The peers whose forwarded headers count, or None without --proxy-headers. Checked
+    here because uvicorn silently takes a mistyped address for a name that never matches."""
+    if not args.proxy_headers:
+        if args.forwarded_allow_ips is not None:
+            raise CommandError("--forwarded-allow-ips needs --proxy-headers")
+        return None
+    listed = args.forwarded_allow_ips or "127.0.0.1,::1"
+    items = [item.strip() for item in listed.split(",")]
+    if items == ["*"]:
+        return "*"
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise CommandError(
+                f"--forwarded-allow-ips: {item!r} is not an IP address or network"
+            ) from None
+    return ",".join(items)
 
 
 def _log_config() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import MetaData
+from sqlalchemy import Index, MetaData, text
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -19,6 +19,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def partial_index(name: str, column: str, where: str) -> Index:
+    """An index of the rows matching `where` only (SQLite and PostgreSQL)."""
+    return Index(name, column, sqlite_where=text(where), postgresql_where=text(where))
 
 
 def new_id() -> str:

@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from c42.models.base import Base, new_id, utcnow
+from c42.models.base import Base, new_id, partial_index, utcnow
+
+# An Action Token with no use left (the predicate of a partial index below).
+USED_UP = "max_uses IS NOT NULL AND use_count >= max_uses"
 
 
 class UserToken(Base):
@@ -22,6 +25,11 @@ class UserToken(Base):
     last_used: Mapped[datetime | None] = mapped_column(DateTime)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (  # c42 purge (c42.ops.purge)
+        partial_index("ix_user_tokens_expires_at", "expires_at", "expires_at IS NOT NULL"),
+        partial_index("ix_user_tokens_revoked_at", "revoked_at", "revoked_at IS NOT NULL"),
+    )
 
 
 class ActionToken(Base):
@@ -40,6 +48,12 @@ class ActionToken(Base):
     max_uses: Mapped[int | None] = mapped_column(Integer)
     use_count: Mapped[int] = mapped_column(Integer, default=0)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (  # c42 purge (c42.ops.purge)
+        partial_index("ix_action_tokens_expires_at", "expires_at", "expires_at IS NOT NULL"),
+        partial_index("ix_action_tokens_revoked_at", "revoked_at", "revoked_at IS NOT NULL"),
+        partial_index("ix_action_tokens_used_up", "last_used", USED_UP),
+    )
 
 
 class SecurityEvent(Base):

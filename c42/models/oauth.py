@@ -7,10 +7,14 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from c42.models.base import Base, new_id, utcnow
+from c42.models.base import Base, new_id, partial_index, utcnow
 
 # A refresh token that still works, unless expired (the predicate of a partial index below).
 LIVE_REFRESH = "refresh_digest IS NOT NULL AND refresh_revoked_at IS NULL AND rotated_at IS NULL"
+# Predicates of the purge's partial indexes (c42.ops.purge).
+REVOKED = "refresh_revoked_at IS NOT NULL"
+NO_REFRESH = "refresh_digest IS NULL"
+NO_REFRESH_REVOKED = "refresh_digest IS NULL AND access_revoked_at IS NOT NULL"
 
 
 class OAuthApp(Base):
@@ -46,7 +50,7 @@ class OAuthAuthorizationCode(Base):
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(10))
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # c42 purge
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
@@ -81,6 +85,14 @@ class OAuthToken(Base):
             "refresh_expires_at",
             sqlite_where=text(LIVE_REFRESH),
             postgresql_where=text(LIVE_REFRESH),
+        ),
+        # c42 purge (c42.ops.purge) finds ended pairs through these; partial where most rows
+        # have nothing to index, so issuing a pair writes one more index entry, not four.
+        Index("ix_oauth_tokens_refresh_expires_at", "refresh_expires_at"),
+        partial_index("ix_oauth_tokens_refresh_revoked_at", "refresh_revoked_at", REVOKED),
+        partial_index("ix_oauth_tokens_access_only_expires_at", "access_expires_at", NO_REFRESH),
+        partial_index(
+            "ix_oauth_tokens_access_only_revoked_at", "access_revoked_at", NO_REFRESH_REVOKED
         ),
     )
 

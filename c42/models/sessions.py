@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from c42.models.base import Base, new_id, utcnow
+from c42.models.base import Base, new_id, partial_index, utcnow
 
 
 class BrowserSession(Base):
@@ -27,3 +27,9 @@ class BrowserSession(Base):
     auth_time: Mapped[datetime] = mapped_column(DateTime)  # when the password was checked
     user_agent: Mapped[str] = mapped_column(String(200), default="")  # truncated
     ip: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (  # c42 purge (c42.ops.purge): idle, past the absolute end, ended
+        Index("ix_browser_sessions_last_seen", "last_seen"),
+        Index("ix_browser_sessions_expires_at", "expires_at"),
+        partial_index("ix_browser_sessions_revoked_at", "revoked_at", "revoked_at IS NOT NULL"),
+    )

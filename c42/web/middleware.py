@@ -21,13 +21,17 @@ class WebMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.max_body = settings.max_body_bytes
-        self.with_session = SessionMiddleware(
-            app,
-            secret_key=derive_key(settings, "session"),
-            session_cookie=COOKIE_NAME,
-            max_age=MAX_AGE,
-            same_site="lax",  # SPEC §6
-            https_only=settings.issuer.startswith("https://"),  # Secure flag over HTTPS
+        https_issuer = settings.issuer.startswith("https://")
+        self.with_session, self.with_secure_session = (
+            SessionMiddleware(
+                app,
+                secret_key=derive_key(settings, "session"),
+                session_cookie=COOKIE_NAME,
+                max_age=MAX_AGE,
+                same_site="lax",  # SPEC §6
+                https_only=secure,  # SPEC §6: Secure when served over HTTPS
+            )
+            for secure in (https_issuer, True)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -39,4 +43,9 @@ class WebMiddleware:
         if scope["path"].startswith(_NO_SESSION):
             await self.app(scope, receive, send)
             return
-        await self.with_session(scope, receive, send)
+        # "https": the connection, or a trusted proxy's X-Forwarded-Proto (c42 serve
+        # --proxy-headers), whatever the issuer says.
+        if scope.get("scheme") == "https":
+            await self.with_secure_session(scope, receive, send)
+        else:
+            await self.with_session(scope, receive, send)

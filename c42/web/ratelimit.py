@@ -42,8 +42,8 @@ def parse_rate(text: str) -> tuple[int, int]:
 
 
 def client_ip(request: Request) -> str:
-    # Forwarded headers are not trusted: behind a proxy, have it set the peer address
-    # (uvicorn --proxy-headers with --forwarded-allow-ips).
+    # Forwarded headers are not read here: behind a proxy, `c42 serve --proxy-headers
+    # --forwarded-allow-ips=<proxy>` makes the forwarded address the client of the request.
     return request.client.host if request.client else "unknown"
 
 

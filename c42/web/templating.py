@@ -62,7 +62,7 @@ def page_headers(request: Request, form_action: Iterable[str] | None = (SELF,)) 
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
-    if request.app.state.settings.issuer.startswith("https://"):
+    if request.url.scheme == "https" or request.app.state.settings.issuer.startswith("https://"):
         headers["Strict-Transport-Security"] = "max-age=31536000"
     return headers
 
