@@ -10,6 +10,8 @@ foreign origin may present is decided where every credential is, in `c42.auth.au
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,7 +49,8 @@ def own_origins(scope: Scope, issuer: str) -> tuple[str | None, str | None]:
     browser sets `Host`; a page of ours, e.g. /api/docs, may be served under either)."""
     host = _header(scope, b"host")
     here = f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}" if host else None
-    return header_origin(issuer), header_origin(here)
+    parts = urlsplit(issuer)
+    return header_origin(f"{parts.scheme}://{parts.netloc}"), header_origin(here)
 
 
 def foreign_origin(scope: Scope, issuer: str) -> str | None:

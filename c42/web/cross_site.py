@@ -17,12 +17,12 @@ A request that sends neither header (a program, an old browser) is left to the C
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from starlette.requests import Request
 
+from c42.auth.oauth.origins import header_origin
+from c42.cors import own_origins
+
 _ALLOWED_FETCH_SITES = frozenset({"same-origin", "none"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def is_cross_site(request: Request) -> bool:
@@ -36,33 +36,6 @@ def is_cross_site(request: Request) -> bool:
         return True
     if origins[0] == "null":
         return fetch_sites != ["same-origin"]
-    sent = _origin_of(origins[0], whole=True)
-    return sent is None or sent not in _own_origins(request)
-
-
-def _own_origins(request: Request) -> set[str]:
+    sent = header_origin(origins[0])
     issuer: str = request.app.state.settings.issuer
-    own = {_origin_of(issuer, whole=False), _origin_of(str(request.base_url), whole=False)}
-    return {origin for origin in own if origin is not None}
-
-
-def _origin_of(url: str, *, whole: bool) -> str | None:
-    """`scheme://host[:port]` as a browser serialises it (lower case, no default port), or None
-    for anything that is not an http(s) origin. `whole`: the value must be an origin alone,
-    nothing after it (as an `Origin` header is)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    host = parts.hostname
-    if scheme not in _DEFAULT_PORTS or not host or parts.username is not None:
-        return None
-    if whole and (parts.path or parts.query or parts.fragment or url.endswith(("?", "#"))):
-        return None
-    if ":" in host:
-        host = f"[{host}]"  # IPv6
-    if port is None or port == _DEFAULT_PORTS[scheme]:
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
+    return sent is None or sent not in own_origins(request.scope, issuer)

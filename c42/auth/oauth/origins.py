@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from c42.auth import evictions
+
 _SCHEMES = {"https": 443, "http": 80}
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -25,8 +27,27 @@ class InvalidOrigin(ValueError):
 
 
 def normal_origin(value: str) -> str:
-    """The origin in its normal form, or InvalidOrigin saying what is wrong. Used for
-    registration and for every `Origin` header compared against registered ones."""
+    """An origin that may be registered, in its normal form, or InvalidOrigin saying why not."""
+    scheme, host, port = _parts(value)
+    if scheme == "http" and host not in _LOOPBACK_HOSTS:
+        # RFC 9700 §2.6 / RFC 6749 §3.1.2.1: TLS everywhere but on the device itself.
+        raise InvalidOrigin("plain http is allowed only for a loopback host")
+    return _serialise(scheme, host, port)
+
+
+def parse_origin(value: str) -> str:
+    """Any http(s) origin in its normal form (RFC 6454 §6.1), or InvalidOrigin saying what
+    is wrong. Used for every `Origin` header and for this server's own origins."""
+    return _serialise(*_parts(value))
+
+
+def _serialise(scheme: str, host: str, port: int | None) -> str:
+    if port is not None and port != _SCHEMES[scheme]:
+        return f"{scheme}://{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def _parts(value: str) -> tuple[str, str, int | None]:
     if not value or len(value) > _MAX_LENGTH or not value.isprintable():
         raise InvalidOrigin("empty, too long or containing control characters")
     scheme, sep, rest = value.partition("://")
@@ -38,13 +59,7 @@ def normal_origin(value: str) -> str:
     if not rest or any(ch in rest for ch in "/?#@\\*") or any(ch.isspace() for ch in rest):
         raise InvalidOrigin("no path, query, fragment, user information or wildcard")
     host, port = _split_port(rest)
-    host = _normal_host(host)
-    if scheme == "http" and host not in _LOOPBACK_HOSTS:
-        # RFC 9700 §2.6 / RFC 6749 §3.1.2.1: TLS everywhere but on the device itself.
-        raise InvalidOrigin("plain http is allowed only for a loopback host")
-    if port is not None and port != _SCHEMES[scheme]:
-        return f"{scheme}://{host}:{port}"
-    return f"{scheme}://{host}"
+    return scheme, _normal_host(host), port
 
 
 def header_origin(value: str | None) -> str | None:
@@ -53,7 +68,7 @@ def header_origin(value: str | None) -> str | None:
     if not value or value == "null":
         return None
     try:
-        return normal_origin(value)
+        return parse_origin(value)
     except InvalidOrigin:
         return None
 
@@ -137,3 +152,8 @@ class RegisteredOrigins:
     def forget(self) -> None:
         """Re-read on the next request (after a change made in this process)."""
         self._loaded_at = float("-inf")
+
+    def on_eviction(self, scope: str, _value: str) -> None:
+        """Apps changed, here or in another process (c42.auth.evictions)."""
+        if scope == evictions.APPS:
+            self.forget()
