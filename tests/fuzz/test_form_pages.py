@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -25,7 +25,7 @@ from tests.conftest import LiveServer
 from tests.fuzz.bounds import FUZZ_MARKS, FUZZ_SETTINGS
 from tests.fuzz.conftest import People
 from tests.fuzz.state import auth_state
-from tests.fuzz.strategies import params
+from tests.fuzz.strategies import params, values
 from tests.oauth.helpers import PASSWORD, App, make_app, pkce
 
 pytestmark = FUZZ_MARKS
@@ -151,12 +151,18 @@ def _post(
 
 
 def _check(
-    answer: httpx.Response, kind: str, content_type: str, before: tuple, db: Database, where: str
+    answer: httpx.Response,
+    kind: str,
+    content_type: str,
+    before: tuple,
+    db: Database,
+    where: str,
+    refusals: tuple[int, ...] = (400, 403),  # an unreadable form, no valid CSRF token
 ) -> None:
     assert answer.status_code < 500, where
     urlencoded = content_type.startswith("application/x-www-form-urlencoded")
     if kind in ("missing", "wrong", "empty", "first") or (kind == "valid" and not urlencoded):
-        assert answer.status_code in (400, 403), where  # unreadable form, or no valid token
+        assert answer.status_code in refusals, where
     if answer.status_code >= 400:
         assert auth_state(db) == before, f"a refused request wrote: {where}"
 
@@ -217,6 +223,40 @@ def test_pages_with_random_queries_never_5xx(visitor: Visitor, fuzz_people: Peop
     def run(page: str, query: list[tuple[str, str]]) -> None:
         answer = visitor.http.get(page, params=query)
         assert answer.status_code < 500, f"GET {page}?{urlencode(query)}"
+
+    run()
+
+
+# -- pages named by a token or id in the path ----------------------------------------------
+
+LINKS = ("/accounts/verify/{}", "/accounts/password-reset/{}", "/account/apps/{}/revoke/")
+
+
+def test_token_links_never_5xx_and_refusals_write_nothing(
+    visitor: Visitor, fuzz_people: People, db: Database
+) -> None:
+    """Verification and reset links and the connected-apps revoke form with random tokens and
+    ids (including "." and "..", which the client leaves alone when percent-encoded)."""
+    known = [*_known(fuzz_people), fuzz_people.app.client_id, fuzz_people.app.id, ".", ".."]
+    submission = submissions([("password", "a long enough password")], known)
+
+    @given(link=st.sampled_from(LINKS), token=values(known), post=st.booleans(), data=st.data())
+    @settings(FUZZ_SETTINGS, max_examples=40)
+    def run(link: str, token: str, post: bool, data: st.DataObject) -> None:
+        if link.startswith("/account/"):
+            visitor.sign_in()
+        path = link.format(quote(token, safe=""))
+        before = auth_state(db)
+        if not post:
+            answer = visitor.http.get(path)
+            assert answer.status_code < 500, f"GET {path}"
+            assert auth_state(db) == before or answer.is_redirect, f"GET {path} wrote"
+            return
+        fields, kind, content_type = data.draw(submission)
+        csrf = visitor.csrf("/accounts/login/")
+        answer, where = _post(visitor.http, path, _with_csrf(fields, kind, csrf), content_type)
+        # A token with "/" in it names no page: 404 before any form is read.
+        _check(answer, kind, content_type, before, db, where, refusals=(400, 403, 404))
 
     run()
 
