@@ -34,7 +34,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+)
 
 from c42.auth.browser_sessions import IDLE_TIMEOUT
 from c42.db import Database
@@ -78,22 +89,18 @@ KINDS: dict[str, list[Rule]] = {
         Rule(_codes, lambda cutoff: _codes.c.expires_at < cutoff),  # ix_..._expires_at
     ],
     "oauth_tokens": [
-        # ix_oauth_tokens_refresh_expires_at
+        # ix_oauth_tokens_refresh_expires_at_access_expires_at
         Rule(_pairs, lambda c: and_(_pairs.c.refresh_expires_at < c, _access_ended(c))),
         # ix_oauth_tokens_refresh_revoked_at
         Rule(_pairs, lambda c: and_(_pairs.c.refresh_revoked_at < c, _access_ended(c))),
-        # ix_oauth_tokens_access_only_expires_at / _revoked_at: pairs without a refresh token
+        # Pairs without a refresh token (no refresh_expires_at): the same two composite indexes
         Rule(
             _pairs,
-            lambda c: and_(_pairs.c.refresh_digest.is_(None), _pairs.c.access_expires_at < c),
+            lambda c: and_(_pairs.c.refresh_expires_at.is_(None), _pairs.c.access_expires_at < c),
         ),
         Rule(
             _pairs,
-            lambda c: and_(
-                _pairs.c.refresh_digest.is_(None),
-                _pairs.c.access_revoked_at.is_not(None),
-                _pairs.c.access_revoked_at < c,
-            ),
+            lambda c: and_(_pairs.c.refresh_expires_at.is_(None), _pairs.c.access_revoked_at < c),
         ),
     ],
     "user_tokens": [
@@ -171,12 +178,18 @@ def _count(connection: Connection, rules: list[Rule], cutoff: datetime) -> int:
     )
 
 
+def batch(rule: Rule, cutoff: datetime, size: int) -> Select[tuple[str]]:
+    """The ids of the next `size` rows the rule deletes."""
+    return select(rule.table.c.id).where(rule.ended(cutoff)).limit(size)
+
+
 def _delete(
     db: Database, rule: Rule, cutoff: datetime, batch_size: int, should_stop: Callable[[], bool]
 ) -> int:
     table = rule.table
-    batch = select(table.c.id).where(rule.ended(cutoff)).limit(batch_size).scalar_subquery()
-    statement = delete(table).where(table.c.id.in_(batch))
+    statement = delete(table).where(
+        table.c.id.in_(batch(rule, cutoff, batch_size).scalar_subquery())
+    )
     deleted = 0
     while not should_stop():
         with db.unit_of_work() as work:  # one short write transaction per batch
