@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from c42 import errors
 from c42.auth.authenticate import Authenticator
+from c42.auth.evictions import EvictionBus
 from c42.auth.oauth import apps
 from c42.auth.oauth.origins import RegisteredOrigins
 from c42.cors import CORSMiddleware
@@ -44,8 +45,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.authenticator = Authenticator(db, settings.token_cache_seconds)
+    # SPEC §7: revocations reach every process's caches (c42.auth.evictions).
+    app.state.evictions = bus = EvictionBus(settings.redis_url)
+    app.state.authenticator = Authenticator(db, settings.token_cache_seconds, bus)
     app.state.origins = RegisteredOrigins(_origins_loader(db), settings.token_cache_seconds)
+    bus.listen(app.state.origins.on_eviction)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> Response:
@@ -72,9 +76,11 @@ def _lifespan(
     settings: Settings, db: Database, owns_db: bool
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.evictions.start()  # hears the evictions published by the other processes
         async with purge.periodically(db, settings.purge_retention_days, settings.purge_interval):
             yield
+        app.state.evictions.stop()
         if owns_db:
             db.dispose()  # SPEC §7: after the last request, close the pool
 

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from c42.auth import secrets
+from c42.auth import evictions, secrets
 from c42.auth.action_tokens import lookup as action_tokens
 from c42.auth.cache_entry import CacheEntry
+from c42.auth.evictions import EvictionBus
 from c42.auth.oauth import bearer
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.auth.token_cache import TTLCache
@@ -114,9 +115,10 @@ register_lookup(CredentialKind.OAUTH, bearer.lookup)
 
 
 class Authenticator:
-    def __init__(self, db: Database, cache_seconds: float) -> None:
+    def __init__(self, db: Database, cache_seconds: float, bus: EvictionBus) -> None:
         self.db = db
         self.cache: TTLCache[CacheEntry] = TTLCache(cache_seconds)
+        bus.listen(self._evict)
 
     def cached(self, credential: Credential) -> tuple[str, CacheEntry | None]:
         """The fast path: the digest and a cached entry, if any. No I/O."""
@@ -125,21 +127,32 @@ class Authenticator:
         ):
             # SPEC §5.1: User and Action Tokens are 40 lowercase hex, anything else is a 401.
             raise unauthorized(credential.kind, "invalid_token", "Malformed token.")
-        key = credential.kind.value + ":" + secrets.digest(credential.secret)
+        key = evictions.cache_key(credential.kind, secrets.digest(credential.secret))
         return key, self.cache.get(key)
 
     def load(self, key: str, kind: CredentialKind) -> CacheEntry:
         """The slow path (blocking I/O): look the digest up and cache the outcome."""
+        generation = self.cache.generation  # before the read: see token_cache
         entry = _LOOKUPS[kind](self.db, key.split(":", 1)[1])
-        self.cache.put(key, entry)
+        self.cache.put(key, entry, generation)
         return entry
 
     def consume_use(self, subject: AuthSubject) -> None:
         """Blocking: count one use of a limited credential, or refuse it (401)."""
         _consume_use(self.db, subject)
 
-    def evict(self, kind: CredentialKind, token_digest: str) -> None:
-        self.cache._entries.pop(kind.value + ":" + token_digest, None)
+    def _evict(self, scope: str, value: str) -> None:
+        """An eviction published by this or another process (c42.auth.evictions)."""
+        if scope == evictions.KEY:
+            self.cache.evict(value)
+        elif scope == evictions.USER:
+            self.cache.evict_where(lambda entry: _user_of(entry) == value)
+        else:  # apps changed: a disabled app's tokens, whatever their digests
+            self.cache.clear()
+
+
+def _user_of(entry: CacheEntry) -> str | None:
+    return entry.subject.user_id if entry.subject is not None else None
 
 
 def check(entry: CacheEntry, kind: CredentialKind) -> AuthSubject:

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from c42.auth import evictions
 from c42.auth.oauth import apps
 from c42.auth.subject import SERVICE_SCOPES
-from c42.cli.output import CommandError, emit, session
+from c42.cli.output import CommandError, emit, publish_evictions, session
 from c42.models import OAuthApp
 from c42.settings import get_settings
 
@@ -132,6 +133,7 @@ def update(args: argparse.Namespace) -> int:
     )
     with session() as s:
         data = _describe(apps.update(s, args.client_id, changes))
+    publish_evictions(evictions.apps())  # origins of cached tokens, CORS: everywhere at once
     emit(data, args.json, _text(data))
     return 0
 
@@ -147,6 +149,7 @@ def enable(args: argparse.Namespace) -> int:
 def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
     with session() as s:
         data = _describe(apps.set_disabled(s, args.client_id, disabled))
+    publish_evictions(evictions.apps())  # a disabled app's tokens: refused everywhere at once
     emit(data, args.json, _text(data))
     return 0
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from c42.auth.evictions import EvictionBus
 from c42.db import Database
 from c42.settings import get_settings
 
@@ -22,6 +23,11 @@ def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
         print(json.dumps(data, indent=2, default=str))
     else:
         print(text)
+
+
+def publish_evictions(*messages: str) -> None:
+    """After a committed change: every serving process drops what it cached (SPEC §7)."""
+    EvictionBus(get_settings().redis_url).publish(*messages)
 
 
 @contextmanager

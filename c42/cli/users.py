@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from c42 import accounts
-from c42.auth import browser_sessions
-from c42.cli.output import emit, session
+from c42.auth import browser_sessions, evictions
+from c42.cli.output import emit, publish_evictions, session
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,7 +52,8 @@ def set_active(args: argparse.Namespace, active: bool) -> int:
     with session() as s:
         user = accounts.get_user(s, args.email)
         accounts.set_active(s, user, active)
-        email = user.email
+        email, user_id = user.email, user.id
+    publish_evictions(evictions.user(user_id))  # committed: no process keeps the old state
     print(f"{'activated' if active else 'deactivated'} {email}")
     return 0
 

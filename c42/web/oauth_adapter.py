@@ -3,8 +3,8 @@
 Reads what Authlib needs from the Starlette request (in async code), runs Authlib
 synchronously around its own write transaction (`db.unit_of_work()`:
 BEGIN IMMEDIATE on SQLite), turns Authlib's answer into a Starlette response, and, once the
-transaction has committed, evicts revoked access tokens from this process's credential cache
-(other processes see the revocation within the cache's 1 s TTL).
+transaction has committed, evicts revoked access tokens from the credential caches of this
+and every other process (`evict`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from c42.auth import evictions
 from c42.auth.oauth import apps, client_auth, flow, wellformed
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.origins import header_origin
@@ -47,10 +48,10 @@ def config(request: Request) -> OAuthConfig:
 
 
 def evict(request: Request, access_digests: Sequence[str]) -> None:
-    """Revoked tokens stop working in this process at once."""
-    authenticator = request.app.state.authenticator
-    for token_digest in access_digests:
-        authenticator.evict(CredentialKind.OAUTH, token_digest)
+    """After commit: revoked tokens stop working in this process at once, in the others as
+    soon as the eviction reaches them (c42.auth.evictions)."""
+    keys = [evictions.key(CredentialKind.OAUTH, token_digest) for token_digest in access_digests]
+    request.app.state.evictions.publish(*keys)
 
 
 async def _serve(request: Request, work: Callable[[OAuthServer], T]) -> T:

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from c42.auth import evictions
 from c42.auth.passwords import MIN_PASSWORD_LENGTH
 from c42.models import User
 from c42.web import account_flows
@@ -117,5 +118,6 @@ async def set_new_password(request: Request, token: str) -> Response:
     changed = await run_in_threadpool(account_flows.reset_password, db, settings, token, password)
     if changed is None:
         return _invalid_link(request)
+    request.app.state.evictions.publish(evictions.user(changed.id))  # its OAuth tokens, revoked
     await log_out(request)  # this browser too: log in again with the new password
     return redirect("/accounts/login/?notice=password-changed")

@@ -3,8 +3,9 @@ endpoints are rate limited).
 
 Counters live in this process by default; with `C42_REDIS_URL` they are shared by every
 process through Redis (`INCR` + `EXPIRE` in one pipeline per window key). When Redis cannot
-be reached the limiter falls back to its in-process counters and logs a warning, so an outage
-of the optional Redis weakens the limit to per-process instead of refusing every login.
+be reached the limiter counts in-process (SPEC §7: one warning per outage, Redis tried again
+after a short back-off, `c42.redis_link`), so an outage of the optional Redis weakens the limit
+to per-process instead of refusing every login or slowing every request.
 
 Account keys (e-mail addresses, client ids) are hashed before they become counter names, so
 neither Redis nor a memory dump lists who tried to log in.
@@ -18,13 +19,14 @@ import threading
 import time
 from typing import Any
 
+import redis
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from c42 import redis_link
 from c42.errors import TooManyRequests
-from c42.logs import get_logger
+from c42.redis_link import RedisLink
 
-log = get_logger("c42.ratelimit")
 _MAX_MEMORY_KEYS = 50_000
 
 
@@ -63,13 +65,7 @@ class RateLimiter:
         self.prefix = prefix
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
-        self._redis: Any = None
-        if redis_url:
-            import redis
-
-            self._redis = redis.Redis.from_url(
-                redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
-            )
+        self._redis = redis_link.shared(redis_url) if redis_url else None
 
     @classmethod
     def from_setting(cls, name: str, rate: str, redis_url: str | None, **kw: Any) -> RateLimiter:
@@ -90,7 +86,7 @@ class RateLimiter:
             )
 
     async def hit_or_raise_async(self, request: Request, key: str | None = None) -> None:
-        if self._redis is None:
+        if self._redis is None or not self._redis.usable():
             self.hit_or_raise(request, key)  # in-process: no I/O
         else:
             await run_in_threadpool(self.hit_or_raise, request, key)
@@ -100,29 +96,26 @@ class RateLimiter:
         now = time.time()
         index = int(now // self.window)
         names = [f"{self.prefix}:{self.name}:{bucket}:{index}" for bucket in buckets]
-        counts = self._incr_redis(names) if self._redis is not None else None
+        counts = None
+        if self._redis is not None and self._redis.usable():
+            counts = self._incr_redis(self._redis, names)
         if counts is None:
             counts = self._incr_memory(names, index)
         if max(counts) <= self.limit:
             return None
         return max(1, math.ceil((index + 1) * self.window - now))
 
-    def _incr_redis(self, names: list[str]) -> list[int] | None:
-        import redis
-
+    def _incr_redis(self, link: RedisLink, names: list[str]) -> list[int] | None:
         try:
-            pipe = self._redis.pipeline(transaction=False)
+            pipe = link.client.pipeline(transaction=False)
             for name in names:
                 pipe.incr(name)
                 pipe.expire(name, self.window + 1)
             replies = pipe.execute()
         except redis.RedisError as exc:
-            log.warning(
-                "rate limit %s: Redis unavailable (%s); counting in-process",
-                self.name,
-                type(exc).__name__,
-            )
+            link.failed(exc)  # one warning per outage; in-process until Redis is tried again
             return None
+        link.succeeded()
         return [int(value) for value in replies[0::2]]
 
     def _incr_memory(self, names: list[str], index: int) -> list[int]:

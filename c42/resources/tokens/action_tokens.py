@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.responses import Response
 
+from c42.auth import evictions
 from c42.auth.action_tokens import issuing
 from c42.auth.action_tokens import repository as action_tokens
 from c42.auth.subject import CredentialKind
@@ -119,5 +120,6 @@ def revoke_action_token(
     )
     if token_digest is None:
         raise NotFound("Action Token not found.")
-    request.app.state.authenticator.evict(CredentialKind.ACTION_TOKEN, token_digest)
+    eviction = evictions.key(CredentialKind.ACTION_TOKEN, token_digest)
+    request.app.state.evictions.publish_after_commit(session, eviction)
     return Response(status_code=204)

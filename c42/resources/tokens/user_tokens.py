@@ -7,7 +7,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from c42 import accounts
-from c42.auth import passwords
+from c42.auth import evictions, passwords
 from c42.auth.subject import CredentialKind
 from c42.auth.user_tokens import repository as user_tokens
 from c42.db import current_sync_token
@@ -89,5 +89,6 @@ def revoke_user_token(
     token_digest = user_tokens.revoke(session, subject.user_id, common.check_id(id, "Token"))
     if token_digest is None:
         raise NotFound("Token not found.")
-    request.app.state.authenticator.evict(CredentialKind.USER_TOKEN, token_digest)
+    eviction = evictions.key(CredentialKind.USER_TOKEN, token_digest)
+    request.app.state.evictions.publish_after_commit(session, eviction)
     return Response(status_code=204)
