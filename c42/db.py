@@ -7,6 +7,7 @@ PostgreSQL goes through psycopg 3 with a small pool per process.
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from c42.compiled import StatementCache
@@ -24,6 +26,8 @@ from c42.sqlite_lock import WriterLock, writer_lock
 from c42.unit_of_work import UnitOfWork
 
 WRITE_OPTION = "c42_write"
+CONNECT_TIMEOUT_SECONDS = 2  # libpq's (and psycopg's) shortest
+POOL_TIMEOUT_SECONDS = 2.0  # waiting for a pooled connection
 
 
 def _sqlite_file(url: str) -> str | None:
@@ -53,9 +57,29 @@ def make_engine(url: str) -> Engine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        # SPEC §7: an unreachable database is an error within seconds, never a hang (c42.outage
+        # answers 503): connecting gives up after libpq's shortest timeout, waiting for a free
+        # pooled connection as soon; keepalives and TCP_USER_TIMEOUT end a connection whose
+        # server went silent (a network partition) instead of waiting on it for minutes.
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 10_000,  # milliseconds
+        },
         hide_parameters=True,  # SPEC §6: errors never quote bound values (e-mails, digests)
     )
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # Instead of pool_pre_ping's round trip per checkout (the events list checks out a
+        # connection per request): a connection the server closed (restart, failover, idle
+        # timeout) is replaced here, and since the server dropped all of them, so is every
+        # older connection of the pool, on its next checkout.
+        if closed_by_server(dbapi_connection):
+            raise InvalidatePoolError("the server closed the connection")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -69,6 +93,17 @@ def make_engine(url: str) -> Engine:
         dbapi_connection.commit()
 
     return engine
+
+
+def closed_by_server(dbapi_connection: Any) -> bool:
+    """Whether a pooled (idle) PostgreSQL connection is dead, without a round trip: an idle
+    connection has nothing to read, so anything readable is the server's goodbye (its error
+    message or the end of the stream). One poll(2) of the socket."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return True
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _configure_sqlite(engine: Engine, lock: WriterLock | None) -> None:
@@ -182,26 +217,31 @@ class Database:
                 connection.execute("ROLLBACK")
             return
         pooled = self.engine.raw_connection()
-        dbapi = pooled.dbapi_connection
+        dbapi: Any = pooled.dbapi_connection
         # One snapshot for all queries of the request, as on SQLite. Under READ COMMITTED each
         # statement sees newer commits: an empty page followed by a separate current-token
         # read could hand out a sync token past a change the page did not contain.
-        dbapi.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # type: ignore[union-attr]
-        dbapi.read_only = True  # type: ignore[union-attr]
+        dbapi.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        dbapi.read_only = True
         try:
             yield pooled
-        except BaseException:
-            dbapi.rollback()  # type: ignore[union-attr]
-            raise
-        else:
             # COMMIT, not ROLLBACK, ends this read-only transaction: psycopg deallocates every
             # prepared statement of the connection on rollback, which re-planned the events
             # page on each request (~700 us of PostgreSQL CPU, measured).
-            dbapi.commit()  # type: ignore[union-attr]
+            dbapi.commit()
+        except BaseException:
+            if not dbapi.broken:
+                dbapi.rollback()
+            raise
         finally:
-            dbapi.isolation_level = None  # type: ignore[union-attr]  # back to the default
-            dbapi.read_only = None  # type: ignore[union-attr]
-            pooled.close()  # the pool takes it back
+            if dbapi.broken:
+                # The server went away (these DB-API calls bypass SQLAlchemy's own handling):
+                # closed, never back into the pool.
+                pooled.invalidate()
+            else:
+                dbapi.isolation_level = None  # back to the default
+                dbapi.read_only = None
+                pooled.close()  # the pool takes it back
 
     def new_session(self, write: bool) -> Session:
         return (self._write if write else self._read)()

@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from c42 import outage
 from c42.errors import error_body
 from c42.logs import get_logger
 from c42.redaction import TargetRedactor
@@ -190,9 +191,14 @@ class HeadersAndLogMiddleware:
             await _send_error(send, 413, "payload_too_large", "The request body is too large.")
             status = 413
         except Exception as exc:
-            error_log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
-            if status == 0:  # nothing sent yet
-                await _send_error(send_wrapper, 500, "server_error", "Internal server error.")
+            if status == 0 and outage.is_database_unavailable(exc):
+                # SPEC §7: met outside the routes (whose handler answers it in its format).
+                outage.logged(exc)
+                await outage.json_response(scope["path"])(scope, receive, send_wrapper)
+            else:
+                error_log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+                if status == 0:  # nothing sent yet
+                    await _send_error(send_wrapper, 500, "server_error", "Internal server error.")
         finally:
             if self.log and access_log.isEnabledFor(logging.INFO):
                 access_log.info(

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from c42 import errors
+from c42 import errors, outage
 from c42.settings import Settings
 from c42.web.csrf import CSRFError
 from c42.web.middleware import WebMiddleware
@@ -46,6 +46,8 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(CSRFError, _csrf_error)
     app.add_exception_handler(RateLimited, _rate_limited)
+    for kind in outage.EXCEPTIONS:
+        app.add_exception_handler(kind, _database_unavailable)
     app.add_middleware(WebMiddleware, settings=settings)
 
 
@@ -60,6 +62,22 @@ async def _csrf_error(request: Request, exc: Exception) -> Response:
     if not wants_html(request):
         return errors.render(exc)
     return render_error_page(request, "Form expired", exc.message, 403)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """SPEC §7: a database outage is a 503 with Retry-After in the caller's format (c42.outage);
+    any other database error goes on to the unexpected-error path (a 500)."""
+    if not outage.is_database_unavailable(exc):
+        raise exc
+    outage.logged(exc)
+    path = request.url.path
+    if outage.is_oauth_json(path):
+        return outage.oauth_response()
+    if wants_html(request) or path.startswith("/oauth2/"):
+        message = "C42 cannot reach its database right now. Try again in a moment."
+        headers = {"Retry-After": outage.RETRY_AFTER}
+        return render_error_page(request, "Temporarily unavailable", message, 503, headers)
+    return outage.api_response()
 
 
 async def _rate_limited(request: Request, exc: Exception) -> Response:
