@@ -192,14 +192,15 @@ def seed(db: Database, settings: Settings) -> Seeded:
 
     # Action Tokens
     events = Grant("GET", "/api/v2/events/")
-    for name, max_uses, values in [
+    action_cases: list[tuple[str, int | None, dict[str, Any]]] = [
         ("expired", None, {"expires_at": old}),
         ("revoked", None, {"revoked_at": old}),
         ("used up", 1, {"use_count": 1, "last_used": old}),
         ("used up recently", 1, {"use_count": 1, "last_used": recent}),
         ("uses left, idle", 5, {"use_count": 1, "last_used": old}),
         ("live", None, {}),
-    ]:
+    ]
+    for name, max_uses, values in action_cases:
         with db.session() as s:
             made_action = action_tokens.create(
                 s, user_id=user_id, creator_id=user_id, grants=[events], max_uses=max_uses
