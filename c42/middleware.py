@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from c42 import outage
 from c42.errors import error_body
 from c42.logs import get_logger
+from c42.ops import request_ids
+from c42.ops.json_logs import REQUEST_EVENT, access_fields
+from c42.ops.metrics import RequestRecorder
 from c42.redaction import TargetRedactor
 
 access_log = get_logger("c42.access")
@@ -38,6 +40,7 @@ class APIMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
+        outer = scope
         path: str = scope["path"]
         if not path.endswith("/"):
             scope = dict(scope)
@@ -55,7 +58,11 @@ class APIMiddleware:
                 await _send_error(send, *problem)
                 return
             receive = bounded(receive, self.max_body)
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scope is not outer and "route" in scope:
+                outer["route"] = scope["route"]  # the routed template, for logs and metrics
 
     def _check_body_headers(self, headers: dict[bytes, bytes]) -> tuple[int, str, str] | None:
         length = headers.get(b"content-length")
@@ -153,16 +160,19 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
 
 
 class HeadersAndLogMiddleware:
-    """Adds security headers (and no-store where a response asked for it) and writes one
-    redacted access-log line per request (c42.redaction; c42.logs escapes the line). An
-    unexpected error is logged here, once, through c42.logs, and answered with a 500: re-raised,
-    it would reach the server, which logs the exception's raw text (uvicorn.error), where a
-    database error quotes the values bound to its statement."""
+    """Adds security headers (and no-store where a response asked for it) and the request id
+    (c42.ops.request_ids), counts the request in the metrics (c42.ops.metrics) and writes one
+    redacted access-log line per request (c42.redaction; c42.logs escapes the line; its fields
+    make the JSON line, c42.ops.json_logs). An unexpected error is logged here, once, through
+    c42.logs, and answered with a 500: re-raised, it would reach the server, which logs the
+    exception's raw text (uvicorn.error), where a database error quotes the values bound to its
+    statement."""
 
     def __init__(self, app: ASGIApp, log: bool, redactor: TargetRedactor) -> None:
         self.app = app
         self.log = log
         self.redactor = redactor
+        self.requests = RequestRecorder()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -170,7 +180,10 @@ class HeadersAndLogMiddleware:
             return
         started = time.perf_counter()
         status = 0
-        scope.setdefault("state", {})  # shared with inner copies of the scope
+        state = scope.setdefault("state", {})  # shared with inner copies of the scope
+        state["request_id"] = request_id = request_ids.from_headers(scope["headers"])
+        request_ids.current.set(request_id)  # this request's task only
+        request_id_header = (b"x-request-id", request_id.encode())
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -178,7 +191,7 @@ class HeadersAndLogMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.extend(_SECURITY_HEADERS)
-                state: dict[str, Any] = scope.get("state", {})
+                headers.append(request_id_header)
                 if state.get("no_store"):
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))  # replaces, never doubles
@@ -188,8 +201,9 @@ class HeadersAndLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except BodyTooLarge:
-            await _send_error(send, 413, "payload_too_large", "The request body is too large.")
-            status = 413
+            await _send_error(
+                send_wrapper, 413, "payload_too_large", "The request body is too large."
+            )
         except Exception as exc:
             if status == 0 and outage.is_database_unavailable(exc):
                 # SPEC §7: met outside the routes (whose handler answers it in its format).
@@ -200,12 +214,19 @@ class HeadersAndLogMiddleware:
                 if status == 0:  # nothing sent yet
                     await _send_error(send_wrapper, 500, "server_error", "Internal server error.")
         finally:
+            seconds = time.perf_counter() - started
+            self.requests.record(scope.get("route"), scope["method"], status, seconds)
             if self.log and access_log.isEnabledFor(logging.INFO):
+                target = self.redactor.target(scope["path"], scope.get("query_string", b""))
                 access_log.info(
                     '%s "%s %s" %d %.1fms',
                     (scope.get("client") or ("-",))[0],
                     scope["method"],
-                    self.redactor.target(scope["path"], scope.get("query_string", b"")),
+                    target,
                     status,
-                    (time.perf_counter() - started) * 1000,
+                    seconds * 1000,
+                    extra={
+                        "event": REQUEST_EVENT,
+                        "fields": access_fields(scope, target, status, seconds),
+                    },
                 )

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(20, ge=1, le=500)  # PostgreSQL connections kept per process
     db_max_overflow: int = Field(10, ge=0, le=500)
     access_log: bool = True  # one redacted line per request on the c42.access logger
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line (c42 serve)
+    # /metrics from non-loopback clients needs `Authorization: Bearer <this>`; unset: 404 there.
+    metrics_token: str | None = Field(None, min_length=16)
     purge_retention_days: int = Field(30, ge=1)  # ended credentials are kept this long
     purge_interval: int = Field(3600, ge=0)  # seconds between `c42 serve`'s purges; 0: off
 

@@ -42,6 +42,7 @@ class AuthSubject:
     grants: tuple[Grant, ...] = ()  # Action Tokens only
     max_uses: int | None = None  # Action Tokens only
     origins: frozenset[str] = frozenset()  # OAuth: web origins of a public (JavaScript) app
+    client_id: str | None = None  # OAuth: the app's client_id (for logs)
 
     @property
     def can_write(self) -> bool:

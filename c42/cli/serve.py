@@ -14,6 +14,7 @@ import uvicorn
 
 from c42 import migrate as migrations
 from c42.cli.output import CommandError
+from c42.ops import json_logs, multiprocess
 from c42.settings import get_settings
 
 WORKER_HEALTHCHECK_SECONDS = 30
@@ -69,6 +70,7 @@ def run_serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises the signal it stopped on once shut down, so that the default handler
     # ends the process; SPEC §7: after SIGTERM's graceful shutdown the exit status is 0.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    multiprocess.prepare(args.workers)  # metrics of all workers: before any worker starts
     print(f"C42 Platform on {address}/ ({args.workers} worker(s))", flush=True)
     uvicorn.run(
         "c42.app:create_app",
@@ -86,7 +88,7 @@ def run_serve(args: argparse.Namespace) -> int:
         proxy_headers=trusted is not None,
         forwarded_allow_ips=trusted,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        log_config=_log_config(),
+        log_config=_log_config(settings.log_format),
         # A spawned worker answers the supervisor's health ping only after importing the
         # whole CLI (several seconds on a busy host); uvicorn's default 5 s killed every
         # worker in a loop there, so allow a slow start.
@@ -123,10 +125,10 @@ def _trusted_proxies(args: argparse.Namespace) -> str | None:
     return ",".join(items)
 
 
-def _log_config() -> dict[str, Any]:
+def _log_config(log_format: str) -> dict[str, Any]:
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["loggers"]["c42"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
+    return json_logs.uvicorn_log_config(config, log_format)  # C42_LOG_FORMAT
 
 
 def _display_url(url: str) -> str:

@@ -17,7 +17,8 @@ from c42 import cors
 from c42.auth import authenticate as authn
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
-from c42.errors import Unauthorized
+from c42.errors import APIError, Unauthorized
+from c42.ops import metrics
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
@@ -65,19 +66,39 @@ SessionDep = Annotated[Session, Depends(_session, scope="function")]
 
 
 async def authenticated(request: Request) -> AuthSubject:
-    """Any valid credential, Action Tokens checked against their grants for this route."""
-    authenticator: authn.Authenticator = request.app.state.authenticator
+    """Any valid credential, Action Tokens checked against their grants for this route. Each
+    outcome is counted by credential kind and reason (SPEC §7 metrics)."""
     settings = request.app.state.settings
     query_token = None
     if settings.allow_query_access_token and request.method in ("GET", "HEAD"):
         query_token = request.query_params.get("access_token")  # C42 compat, RFC 6750 §2.3
-    credential = authn.parse_authorization(request.headers.getlist("authorization"), query_token)
+    try:
+        credential = authn.parse_authorization(
+            request.headers.getlist("authorization"), query_token
+        )
+    except APIError as exc:
+        metrics.auth_outcome("unknown", exc.code)
+        raise
     if credential is None:
+        metrics.auth_outcome("none", "not_authenticated")
         raise Unauthorized(
             "Authentication credentials were not provided.",
             code="not_authenticated",
             headers={"WWW-Authenticate": authn.CHALLENGE},
         )
+    try:
+        subject = await _caller(request, credential)
+    except APIError as exc:
+        metrics.auth_outcome(credential.kind, exc.code)
+        raise
+    metrics.auth_outcome(credential.kind, "ok")
+    request.state.subject = subject
+    return subject
+
+
+async def _caller(request: Request, credential: authn.Credential) -> AuthSubject:
+    authenticator: authn.Authenticator = request.app.state.authenticator
+    settings = request.app.state.settings
     if credential.from_query:
         request.state.no_store = True  # SPEC §5.3: responses carry Cache-Control: no-store
     key, entry = authenticator.cached(credential)
@@ -91,7 +112,6 @@ async def authenticated(request: Request) -> AuthSubject:
         authn.check_grants(subject, method, getattr(route, "path", None), request.path_params)
         if subject.max_uses is not None:
             await run_in_threadpool(authenticator.consume_use, subject)
-    request.state.subject = subject
     return subject
 
 

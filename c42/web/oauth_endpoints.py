@@ -20,6 +20,7 @@ from c42 import cors
 from c42.auth.oauth.flow import ConsentPrompt, ErrorPage, LoginRequired
 from c42.auth.oauth.origins import header_origin
 from c42.models import User
+from c42.ops import metrics
 from c42.web import consent_request
 from c42.web import oauth_adapter as adapter
 from c42.web.csrf import FIELD as CSRF_FIELD
@@ -124,6 +125,9 @@ async def token(request: Request) -> Response:
         registered = request.app.state.origins.fresh() or frozenset()
         return _with_cors(limited, origin if origin in registered else None)
     response, readable = await adapter.token(request, form, origin)
+    if response.status_code == 200:  # only a registered grant issues: a closed set of labels
+        metrics.token_issued(dict(form).get("grant_type", ""))
+        request.state.client_id = adapter.client_id_of(request, form)  # authenticated: logged
     return _with_cors(response, origin if readable else None)
 
 

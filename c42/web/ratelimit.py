@@ -25,6 +25,7 @@ from starlette.requests import Request
 
 from c42 import redis_link
 from c42.errors import TooManyRequests
+from c42.ops import metrics
 from c42.redis_link import RedisLink
 
 _MAX_MEMORY_KEYS = 50_000
@@ -81,6 +82,7 @@ class RateLimiter:
             buckets.append("key:" + hashlib.sha256(normal).hexdigest()[:32])
         retry_after = self.hit(buckets)
         if retry_after is not None:
+            metrics.rate_limit_refused(self.name)
             raise RateLimited(
                 "Too many attempts; retry later.", headers={"Retry-After": str(retry_after)}
             )

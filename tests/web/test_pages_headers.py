@@ -28,6 +28,9 @@ from tests.web.helpers import PASSWORD, browser, log_in
 # the API docs (its script needs `window.opener`; it shows no C42 data and takes no input).
 NOT_PAGES = {
     "/health": "JSON",
+    "/health/live": "JSON",
+    "/health/ready": "JSON",
+    "/metrics": "Prometheus text format (tests/ops/test_metrics.py)",
     "/.well-known/oauth-authorization-server": "JSON (RFC 8414)",
     "/docs/oauth2-redirect": "FastAPI's Swagger UI OAuth redirect helper of /api/docs",
 }

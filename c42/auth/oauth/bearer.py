@@ -27,6 +27,7 @@ _LOOKUP = (
         _t.c.access_expires_at,
         _t.c.access_revoked_at,
         _a.c.service_id,
+        _a.c.client_id,
         _a.c.is_public,
         _a.c.cors_origins,
         _a.c.disabled_at,
@@ -62,5 +63,6 @@ def lookup(db: Database, token_digest: str) -> CacheEntry:
         is_staff=False,  # staff powers are never delegated to an app
         # SPEC §5.3: only a public app's registered origins may present its tokens in a browser
         origins=frozenset(row.cors_origins or ()) if row.is_public else frozenset(),
+        client_id=row.client_id,
     )
     return CacheEntry(subject, row.access_expires_at)
