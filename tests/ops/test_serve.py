@@ -120,6 +120,10 @@ REFUSED = [
         {"C42_ACCESS_TOKEN_LIFETIME": "1h"}, [], "C42_ACCESS_TOKEN_LIFETIME", id="bad-int"
     ),
     pytest.param({"C42_DATABASE_URL": "nonsense"}, [], "C42_DATABASE_URL", id="bad-db-url"),
+    pytest.param({"C42_LOG_FORMAT": "xml"}, [], "C42_LOG_FORMAT", id="bad-log-format"),
+    pytest.param(
+        {"C42_METRICS_TOKEN": "too-short"}, [], "C42_METRICS_TOKEN", id="short-metrics-token"
+    ),
     pytest.param(
         {}, ["--forwarded-allow-ips", "10.0.0.1"], "--proxy-headers", id="allow-ips-alone"
     ),
