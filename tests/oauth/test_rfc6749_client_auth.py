@@ -49,6 +49,7 @@ UNREADABLE = {
     "empty-client-id": _basic_raw(b":secret"),
     "bad-percent-encoding": _basic_raw(b"%FF%FE:secret"),
     "lower-case-scheme": "basic //46/w==",
+    "not-ascii": b"Basic \xff\xfe",  # raw bytes, read as latin-1: no base64 at all (was a 500)
 }
 
 

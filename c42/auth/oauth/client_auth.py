@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,7 +56,7 @@ def basic_credentials(authorization: Sequence[str]) -> BasicCredentials | None:
         # RFC 7617 §2: base64 (RFC 4648 §4, padded, nothing outside its alphabet) of UTF-8
         # "user-id:password".
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # binascii.Error; non-ASCII: ValueError
         raise _unreadable() from exc
     encoded_id, colon, encoded_secret = decoded.partition(":")
     if not colon:
