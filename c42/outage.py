@@ -27,7 +27,7 @@ from c42.logs import get_logger
 RETRY_AFTER = "5"  # seconds: long enough for a restart or failover to finish
 MESSAGE = "The service is temporarily unavailable; retry later."
 _OAUTH_JSON_PREFIX = "/oauth2/"
-_OAUTH_PAGES = ("/oauth2/authorize",)  # browser-facing: a page, never JSON
+_OAUTH_PAGES = ("/oauth2/authorize", "/oauth2/logout")  # browser-facing: a page, never JSON
 _CHAIN_LIMIT = 8  # causes and contexts followed
 # What a handler registers for; `is_database_unavailable` tells an outage from other errors.
 EXCEPTIONS: tuple[type[Exception], ...] = (sa.DBAPIError, sa.TimeoutError, psycopg.Error)

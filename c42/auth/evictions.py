@@ -90,6 +90,8 @@ class EvictionBus:
             self._threads.append(thread)
 
     def stop(self) -> None:
+        if not self._threads:
+            return
         self._stop.set()
         self._outbox.put(None)
         for thread in self._threads:

@@ -73,7 +73,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     path = request.url.path
     if outage.is_oauth_json(path):
         return outage.oauth_response()
-    if wants_html(request) or path.startswith("/oauth2/"):
+    if wants_html(request) or path.startswith("/oauth2/"):  # authorize: no URI to redirect to
         message = "C42 cannot reach its database right now. Try again in a moment."
         headers = {"Retry-After": outage.RETRY_AFTER}
         return render_error_page(request, "Temporarily unavailable", message, 503, headers)
