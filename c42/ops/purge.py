@@ -83,10 +83,11 @@ def _access_ended(cutoff: datetime) -> ColumnElement[bool]:
     return or_(_pairs.c.access_expires_at < cutoff, _pairs.c.access_revoked_at < cutoff)
 
 
-# Kind (as reported) -> its rules. Each comment names the index the rule reads.
+# Kind (as reported) -> its rules; each reads one index of migration 0006 (the query plans
+# are checked by tests/ops/test_purge.py).
 KINDS: dict[str, list[Rule]] = {
     "authorization_codes": [
-        Rule(_codes, lambda cutoff: _codes.c.expires_at < cutoff),  # ix_..._expires_at
+        Rule(_codes, lambda c: _codes.c.expires_at < c),
     ],
     "oauth_tokens": [
         # ix_oauth_tokens_refresh_expires_at_access_expires_at
