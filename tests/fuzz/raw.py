@@ -36,3 +36,9 @@ def request(
     if body or method == b"POST":
         lines.append(b"Content-Length: " + str(len(body)).encode())
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def by_http_server(status: int, body: bytes) -> bool:
+    """uvicorn's own refusal of a request it cannot parse (raw bytes above 0x7F or controls in
+    the target, a request head past 64 KiB): a plain-text 400 before the app sees anything."""
+    return status == 400 and body == b"Invalid HTTP request received."

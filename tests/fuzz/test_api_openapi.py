@@ -27,9 +27,10 @@ from schemathesis.core.failures import FailureGroup
 
 from c42.db import Database
 from tests.conftest import LiveServer
-from tests.fuzz.bounds import FUZZ_MARKS, FUZZ_SETTINGS
+from tests.fuzz.bounds import FUZZ_MARKS, budget
 from tests.fuzz.conftest import FuzzWorld, People
-from tests.fuzz.strategies import authorization, values
+from tests.fuzz.raw import by_http_server
+from tests.fuzz.strategies import authorization, header_safe, values
 from tests.resources.checks import fingerprint
 
 pytestmark = FUZZ_MARKS
@@ -90,7 +91,7 @@ class _Sender:
 
     def fuzz(self, operation: Any, mode: GenerationMode, examples: int) -> None:
         @given(case=operation.as_strategy(mode), data=st.data())
-        @settings(FUZZ_SETTINGS, max_examples=examples)
+        @settings(budget(examples))
         def run(case: Any, data: st.DataObject) -> None:
             self.steer(case, data)
             before = fingerprint(self.db)
@@ -134,21 +135,19 @@ def test_api_credentials_never_5xx(server: LiveServer, fuzz_people: People) -> N
         values(tokens),
         st.sampled_from((b" ", b"  ", b"\t", b"")),
     )
-    header = st.one_of(scheme_and_value, authorization(tokens, tokens)).map(
-        lambda value: value.strip(b" \t") if value else value
-    )
-    query = st.one_of(st.just([]), st.lists(st.tuples(st.just("access_token"), values(tokens))))
+    header = st.one_of(scheme_and_value.map(header_safe), authorization(tokens, tokens))
+    query = st.lists(st.tuples(st.just("access_token"), values(tokens)), max_size=3)
 
     with httpx.Client(base_url=server.url, timeout=30) as http:
 
         @given(header=header, query=query, path=st.sampled_from(CREDENTIAL_PATHS))
-        @settings(FUZZ_SETTINGS, max_examples=60)
+        @settings(budget(60))
         def run(header: bytes | None, query: list[tuple[str, str]], path: str) -> None:
             headers = {"Authorization": header} if header is not None else {}
             answer = http.get(path, params=query, headers=headers)
-            where = f"GET {path}?{urlencode(query)} Authorization: {header!r}"
+            where = f"GET {path}?{urlencode(query)[:1500]} Authorization: {header!r}"
             assert answer.status_code < 500, where
-            if answer.status_code >= 400:
+            if answer.status_code >= 400 and not by_http_server(answer.status_code, answer.content):
                 content_type = answer.headers.get("content-type", "")
                 _assert_error_envelope(answer.status_code, content_type, answer.text, where)
 

@@ -16,14 +16,16 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from c42.db import Database
+from c42.head_limits import MAX_FIELD_BYTES
 from c42.settings import Settings
 from tests.conftest import LiveServer
-from tests.fuzz.bounds import FUZZ_MARKS, FUZZ_SETTINGS
+from tests.fuzz.bounds import FUZZ_MARKS, budget
 from tests.fuzz.conftest import People
+from tests.fuzz.raw import by_http_server
 from tests.fuzz.state import auth_state
 from tests.fuzz.strategies import authorization, header_values, params, values
 from tests.oauth.helpers import App, Browser, make_app, new_browser, pkce
@@ -31,6 +33,8 @@ from tests.oauth.helpers import App, Browser, make_app, new_browser, pkce
 pytestmark = FUZZ_MARKS
 
 SPA_ORIGIN = "https://spa.example"
+BODY_LIMIT = Settings.model_fields["max_body_bytes"].default  # the suite keeps the default
+HEADER_LIMIT = MAX_FIELD_BYTES
 CONTENT_TYPES = (  # the right one first: the simplest case, and the most frequent
     *(["application/x-www-form-urlencoded"] * 6),
     "application/x-www-form-urlencoded; charset=latin-1",
@@ -139,12 +143,12 @@ def test_authorize_never_5xx_and_redirects_only_to_registered_uris(
     with httpx.Client(base_url=server.url, timeout=30, follow_redirects=False) as anonymous:
 
         @given(query=requests, signed_in=st.booleans())
-        @settings(FUZZ_SETTINGS, max_examples=70)
+        @settings(budget(70))
         def run(query: list[tuple[str, str]], signed_in: bool) -> None:
             http = logged_in.http if signed_in else anonymous
             before = auth_state(db)
             answer = http.get("/oauth2/authorize/", params=query)
-            where = f"GET /oauth2/authorize/?{urlencode(query)} (logged in: {signed_in})"
+            where = f"GET /oauth2/authorize/?{urlencode(query)[:1500]} (logged in: {signed_in})"
             assert answer.status_code < 500, where
             location = answer.headers.get("location")
             if answer.is_redirect:
@@ -250,8 +254,12 @@ def test_post_endpoints_never_5xx_and_refuse_in_json(
     with httpx.Client(base_url=server.url, timeout=30) as http:
 
         @given(request=requests)
-        @settings(FUZZ_SETTINGS, max_examples=EXAMPLES[path])
+        @settings(budget(EXAMPLES[path]))
         def run(request: tuple) -> None:
+            # Past the body or header limits the middleware answers 413/431 before the
+            # endpoint runs (not in RFC 6749 §5.2 form); these cases are about the endpoint.
+            form, authorization = request[0], request[1] or b""
+            assume(len(urlencode(form)) < BODY_LIMIT and len(authorization) < HEADER_LIMIT)
             before = auth_state(db)
             answer, where = _post(http, path, *request)
             assert answer.status_code < 500, where
@@ -283,16 +291,19 @@ def test_metadata_and_preflights_never_5xx(server: LiveServer, oauth_world: OAut
     with httpx.Client(base_url=server.url, timeout=30) as http:
 
         @given(target=targets, query=junk_query, origin=origins)
-        @settings(FUZZ_SETTINGS, max_examples=30)
+        @settings(budget(30))
         def run(target: tuple[str, str], query: list[tuple[str, str]], origin: Any) -> None:
             method, path = target
             headers = {"Access-Control-Request-Method": "POST"}
             if origin is not None:
                 headers["Origin"] = origin  # type: ignore[assignment]
             answer = http.request(method, path, params=query, headers=headers)
-            where = f"{method} {path}?{urlencode(query)} Origin: {origin!r}"
+            where = f"{method} {path}?{urlencode(query)[:1500]} Origin: {origin!r}"
             assert answer.status_code < 500, where
-            if method == "GET":
+            past_limits = answer.status_code == 414 or by_http_server(
+                answer.status_code, answer.content
+            )  # a target past 8 KiB (ours), a request head past 64 KiB (uvicorn's)
+            if method == "GET" and not past_limits:
                 assert answer.status_code == 200, where
                 assert answer.json()["issuer"], where
             allowed = answer.headers.get("access-control-allow-origin")

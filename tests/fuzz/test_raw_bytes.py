@@ -17,7 +17,7 @@ from c42.db import Database
 from tests.conftest import LiveServer
 from tests.fuzz.bounds import FUZZ_MARKS
 from tests.fuzz.conftest import People
-from tests.fuzz.raw import RawAnswer, request, send
+from tests.fuzz.raw import RawAnswer, by_http_server, request, send
 from tests.fuzz.state import auth_state
 
 pytestmark = FUZZ_MARKS
@@ -187,17 +187,11 @@ def _send(server: LiveServer, build: Build, context: Context) -> tuple[RawAnswer
     return send(server.port, raw), raw
 
 
-def _by_http_server(answer: RawAnswer) -> bool:
-    """uvicorn's own refusal of a request line it cannot parse (raw bytes above 0x7F in the
-    target): a plain-text 400 before the app sees anything."""
-    return answer.status == 400 and answer.body == b"Invalid HTTP request received."
-
-
 @pytest.mark.parametrize("case", sorted(API))
 def test_api_raw_bytes(case: str, server: LiveServer, context: Context) -> None:
     answer, raw = _send(server, API[case], context)
     assert answer.status < 500, raw
-    if answer.status >= 400 and not _by_http_server(answer):
+    if answer.status >= 400 and not by_http_server(answer.status, answer.body):
         error = json.loads(answer.body)["error"]  # the C42 envelope
         assert error["status_code"] == answer.status and error["code"], (raw, error)
 
@@ -207,7 +201,7 @@ def test_oauth_raw_bytes(case: str, server: LiveServer, context: Context, db: Da
     before = auth_state(db)
     answer, raw = _send(server, OAUTH[case], context)
     assert answer.status < 500, raw
-    if answer.status >= 400 and not _by_http_server(answer):
+    if answer.status >= 400 and not by_http_server(answer.status, answer.body):
         assert isinstance(json.loads(answer.body)["error"], str), (raw, answer.body)
     assert auth_state(db) == before, raw
 
