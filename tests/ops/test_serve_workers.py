@@ -52,11 +52,15 @@ class Served:
 
     def entries(self) -> list[dict[str, Any]]:
         """Every line the server wrote to stderr, each a JSON object."""
-        lines = self.log.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line]
+        lines = self.log.read_text(encoding="utf-8").split("\n")[:-1]  # the last one may be half
+        return [json.loads(line) for line in lines]
 
     def worker_pids(self) -> set[int]:
         return {e["pid"] for e in self.entries() if e["event"] == "request"}
+
+    def started_workers(self) -> set[int]:
+        started = "Application startup complete."
+        return {e["pid"] for e in self.entries() if e.get("message") == started}
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +93,12 @@ def workers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
         )
     served = Served(process, f"http://127.0.0.1:{port}", log, tmp)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(served.url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+        deadline = time.monotonic() + 180
+        while len(served.started_workers()) < 2:  # each worker imports the app: seconds
             assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "c42 serve did not start"
+            assert time.monotonic() < deadline, "c42 serve did not start its workers"
             time.sleep(0.2)
+        assert httpx.get(served.url + "/health", timeout=10).status_code == 200
         yield served
     finally:
         if process.poll() is None:
@@ -122,7 +122,7 @@ def test_requests_reach_both_workers_and_the_metrics_add_up(
     person = factory.user()
     sent = 0
     with ThreadPoolExecutor(8) as pool:
-        while len(workers.worker_pids()) < 2 and sent < 800:
+        while len(workers.worker_pids()) < 2 and sent < 2000:
             statuses = list(
                 pool.map(lambda _: _get(workers.url + EVENTS, person.headers), range(40))
             )
