@@ -10,17 +10,17 @@ any other origin cannot. Screenshots of the consent and connected-apps pages go 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from c42.db import Database
 from c42.settings import Settings
+from tests.browser import chromium as launch_chromium
 from tests.conftest import LiveServer
 from tests.factories import Factory, Person
 from tests.oauth.helpers import (
@@ -34,31 +34,13 @@ from tests.oauth.helpers import (
 )
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        try:
-            # Playwright gives every launch a fresh, temporary user-data-dir.
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:  # any launch failure means "cannot test here"
-            pytest.skip(f"Chromium cannot be launched: {exc}")
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ Playwright, navigating to the authorize URL ends on the app's redirect URI with 
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +17,7 @@ from requests_oauthlib import OAuth2Session
 
 from c42.db import Database
 from c42.settings import Settings
+from tests.browser import chromium
 from tests.conftest import LiveServer
 from tests.silent.helpers import (
     App,
@@ -29,17 +29,6 @@ from tests.silent.helpers import (
     query_of,
     sandbox_users,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class Callback:
@@ -147,28 +136,20 @@ def test_chromium_is_sent_straight_to_the_redirect_uri(
 ) -> None:
     # Chromium follows the redirect itself (Playwright does not route redirected requests),
     # so the app's redirect URI is the local callback server.
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
     email = address("chromium")
     sent = params(loopback_app, email)
     documents: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context()  # a fresh profile: no C42 session cookie
-            page = context.new_page()
-            page.on(
-                "request",
-                lambda r: documents.append(r.url) if r.resource_type == "document" else None,
-            )
-            page.goto(f"{server.url}/oauth2/authorize/?{urlencode(sent)}")
-            landed = page.url
-            assert page.text_content("body") == "signed in"
-            context.close()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context()  # a fresh profile: no C42 session cookie
+        page = context.new_page()
+        page.on(
+            "request",
+            lambda r: documents.append(r.url) if r.resource_type == "document" else None,
+        )
+        page.goto(f"{server.url}/oauth2/authorize/?{urlencode(sent)}")
+        landed = page.url
+        assert page.text_content("body") == "signed in"
+        context.close()
     assert landed.startswith(loopback_app.redirect_uri + "?")
     # Two documents: the authorize URL and the app's redirect URI; no login or consent page.
     assert len(documents) == 2 and documents[0].startswith(f"{server.url}/oauth2/authorize/")

@@ -7,7 +7,6 @@ Screenshots of the login and register pages (desktop and phone widths) go to
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,43 +17,25 @@ from playwright.sync_api import (
     Page,
     Response,
     ViewportSize,
-    sync_playwright,
 )
 from starlette.responses import RedirectResponse
 
 from c42.db import Database
 from c42.settings import Settings
+from tests.browser import chromium as launch_chromium
 from tests.conftest import LiveServer
 from tests.factories import Factory, unique_email
 from tests.web.helpers import PASSWORD, link_in, path_of, wait_for_mail
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        try:
-            # Playwright gives every launch a fresh, temporary user-data-dir.
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:  # any launch failure means "cannot test here"
-            pytest.skip(f"Chromium cannot be launched: {exc}")
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
