@@ -22,7 +22,7 @@ API_PREFIX = "/api/v2/"
 # c42.web.oauth_endpoints (a token response only for the origins of the client's own app).
 OAUTH_PATHS = frozenset({"/oauth2/token/", "/oauth2/token", "/oauth2/revoke/", "/oauth2/revoke"})
 MAX_AGE = b"600"  # seconds a browser may keep a preflight answer (Chromium caps it at 7200)
-EXPOSED = b"WWW-Authenticate, Retry-After, Location"  # what a page's code must be able to read
+EXPOSED = b"WWW-Authenticate, Retry-After, Location, X-Request-ID"  # readable by a page's code
 _API_METHODS = b"GET, POST, PUT, PATCH, DELETE"
 _API_HEADERS = b"Authorization, Content-Type"
 _OAUTH_METHODS = b"POST"
