@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from c42.errors import error_body
+from c42.middleware import send_error
 
 MAX_TARGET_BYTES = 8 * 1024
 MAX_FIELD_BYTES = 8 * 1024
@@ -45,7 +45,7 @@ class HeadLimitsMiddleware:
         if scope["type"] == "http":
             refusal = _refusal(scope)
             if refusal is not None:
-                await _refuse(send, *refusal)
+                await send_error(send, *refusal)
                 return
         await self.app(scope, receive, send)
 
@@ -65,19 +65,3 @@ def _refusal(scope: Scope) -> tuple[int, str, str] | None:
         if size > MAX_FIELD_BYTES or total > MAX_HEADER_BYTES:
             return _HEADERS_TOO_LARGE
     return None
-
-
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = error_body(status, code, message)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

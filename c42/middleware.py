@@ -55,7 +55,7 @@ class APIMiddleware:
                 body, problem = await self._read_unsized(receive, headers)
                 receive = _replay(body, receive)
             if problem is not None:
-                await _send_error(send, *problem)
+                await send_error(send, *problem)
                 return
             receive = bounded(receive, self.max_body)
         try:
@@ -143,7 +143,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+async def send_error(send: Send, status: int, code: str, message: str) -> None:
     body = error_body(status, code, message)
     await send(
         {
@@ -201,7 +201,7 @@ class HeadersAndLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except BodyTooLarge:
-            await _send_error(
+            await send_error(
                 send_wrapper, 413, "payload_too_large", "The request body is too large."
             )
         except Exception as exc:
@@ -212,7 +212,7 @@ class HeadersAndLogMiddleware:
             else:
                 error_log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
                 if status == 0:  # nothing sent yet
-                    await _send_error(send_wrapper, 500, "server_error", "Internal server error.")
+                    await send_error(send_wrapper, 500, "server_error", "Internal server error.")
         finally:
             seconds = time.perf_counter() - started
             self.requests.record(scope.get("route"), scope["method"], status, seconds)
