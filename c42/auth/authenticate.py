@@ -13,7 +13,7 @@ from typing import Any
 
 from c42.auth import evictions, secrets
 from c42.auth.action_tokens import lookup as action_tokens
-from c42.auth.cache_entry import CacheEntry
+from c42.auth.cache_entry import CacheEntry, refusal
 from c42.auth.evictions import EvictionBus
 from c42.auth.oauth import bearer
 from c42.auth.subject import AuthSubject, CredentialKind
@@ -22,6 +22,7 @@ from c42.auth.user_tokens import repository as user_tokens
 from c42.db import Database
 from c42.errors import Forbidden, InvalidRequest, Unauthorized
 from c42.models import utcnow
+from c42.models.users import standing
 
 REALM = 'realm="c42"'
 CHALLENGE = f"Token {REALM}, ActionToken {REALM}, Bearer {REALM}"
@@ -90,10 +91,9 @@ def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:
         row = user_tokens.lookup(connection, token_digest)
     if row is None or row.revoked_at is not None:
         return CacheEntry(None)
-    if row.sandbox_service_id is not None or row.closed_at is not None:
-        return CacheEntry(None)  # SPEC §5.4: sandbox users never hold User Tokens
-    if not row.is_active:
-        return CacheEntry(None, None, "inactive_user", "The user account is not active.")
+    refused = refusal(standing(row.is_active, row.sandbox_service_id, row.closed_at))
+    if refused is not None:
+        return refused  # SPEC §5.4: sandbox users never hold User Tokens
     now = utcnow()
     if row.last_used is None or now - row.last_used > user_tokens.LAST_USED_GRANULARITY:
         # A write transaction of its own (BEGIN IMMEDIATE on SQLite): upgrading the read

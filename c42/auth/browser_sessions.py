@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from c42.auth import secrets
 from c42.db import Database
 from c42.models import BrowserSession, User, utcnow
+from c42.models.users import may_act
 
 MAX_AGE = timedelta(days=14)
 IDLE_TIMEOUT = timedelta(days=3)
@@ -46,9 +47,7 @@ _LOOKUP = (
         _s.c.revoked_at.is_(None),
         _s.c.expires_at > bindparam("now"),
         _s.c.last_seen > bindparam("idle_since"),
-        _u.c.is_active.is_(True),
-        _u.c.closed_at.is_(None),
-        _u.c.sandbox_service_id.is_(None),
+        may_act(_u),
     )
 )
 _TOUCH = (

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from c42.auth.action_tokens import repository
 from c42.errors import Forbidden, InvalidRequest
 from c42.models import User
+from c42.models.users import Standing
 
 
 def _not_delegable() -> Forbidden:
@@ -26,12 +27,13 @@ def _not_delegable() -> Forbidden:
 
 
 def check_holder(user: User) -> None:
-    if user.sandbox_service_id is not None or user.closed_at is not None:
-        raise InvalidRequest(
-            "Sandbox users cannot hold Action Tokens.", fields={"user_id": "sandbox user"}
-        )
-    if not user.is_active:
+    if user.may_act:
+        return
+    if user.standing is Standing.INACTIVE:
         raise InvalidRequest("The user account is not active.", fields={"user_id": "inactive"})
+    raise InvalidRequest(
+        "Sandbox users cannot hold Action Tokens.", fields={"user_id": "sandbox user"}
+    )
 
 
 def resolve_holder(

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from c42.auth.action_tokens import repository
-from c42.auth.cache_entry import CacheEntry
+from c42.auth.cache_entry import CacheEntry, refusal
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
 from c42.models import utcnow
+from c42.models.users import standing
 
 USED_UP = "The Action Token is used up."
 _NO_LONGER_VALID = "The Action Token's service relationship is no longer valid."
@@ -25,10 +26,9 @@ def lookup(db: Database, token_digest: str) -> CacheEntry:
         row = repository.lookup(connection, token_digest)
     if row is None or row.revoked_at is not None:
         return CacheEntry(None)
-    if row.sandbox_service_id is not None or row.closed_at is not None:
-        return CacheEntry(None)  # sandbox (and merged-away) users never hold Action Tokens
-    if not row.is_active:
-        return CacheEntry(None, None, "inactive_user", "The user account is not active.")
+    refused = refusal(standing(row.is_active, row.sandbox_service_id, row.closed_at))
+    if refused is not None:
+        return refused  # sandbox (and merged-away) users never hold Action Tokens
     if not _relationship_holds(row):
         return CacheEntry(None, None, "invalid_token", _NO_LONGER_VALID)
     if row.max_uses is not None and row.use_count >= row.max_uses:

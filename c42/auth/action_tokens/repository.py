@@ -18,6 +18,7 @@ from c42.auth import secrets
 from c42.auth.subject import Grant
 from c42.db import Database
 from c42.models import ActionToken, ServiceSubscription, User, utcnow
+from c42.models.users import may_act
 
 _t = cast(Table, ActionToken.__table__)
 _u = cast(Table, User.__table__)
@@ -37,8 +38,7 @@ _CREATOR_ADMIN = exists().where(
     _creator_ss.c.is_active,
     _creator_ss.c.is_admin,
     _creator.c.id == _t.c.creator_id,
-    _creator.c.is_active,
-    _creator.c.sandbox_service_id.is_(None),
+    may_act(_creator),
 )
 _LOOKUP = (
     select(
