@@ -22,6 +22,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from c42.access.permissions import Permission, reads
 from c42.auth.subject import AuthSubject
 from c42.models import Calendar, CalendarSubscription, Event, EventCalendar, EventSubscription
 
@@ -51,9 +52,9 @@ def relations(
         event_subscriptions.c.event_id,
         event_subscriptions.c.permission.label("permission"),
     )
-    live = and_(calendar_subscriptions.c.permission > 0, calendars.c.deleted_at.is_(None))
+    live = and_(reads(calendar_subscriptions.c.permission), calendars.c.deleted_at.is_(None))
     permission = (
-        case((live, calendar_subscriptions.c.permission), else_=0)
+        case((live, calendar_subscriptions.c.permission), else_=int(Permission.REMOVED))
         if lost
         else calendar_subscriptions.c.permission
     )

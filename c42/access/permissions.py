@@ -7,6 +7,9 @@ relations therefore yields the best one.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement
 
 
 class Permission(IntEnum):
@@ -36,3 +39,11 @@ def can_read(value: int | None) -> bool:
 
 def can_write(value: int | None) -> bool:
     return value is not None and value >= Permission.INVITED_WRITE
+
+
+# The read rule in SQL, for a permission column (or labelled expression) of a query.
+
+
+def reads(permission: ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL of `can_read`: the relation reaches its object (any permission but `removed`)."""
+    return permission > int(Permission.REMOVED)

@@ -1,6 +1,6 @@
 """`readable_events`: the read rule of `c42.access.events`, kept as rows for the events list.
 
-One row per user and event the user may read now (permission > 0, event not deleted), with
+One row per user and event the user may read now (`permissions.reads`, event not deleted), with
 the event's sort keys and service. Every write that can change who reads what, or an
 event's sort keys, calls `refresh` for the rows it affects, in its own transaction, after
 its own changes; the rows are recomputed by the rule itself, never patched by hand:
@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from c42.access import events as rules
+from c42.access.permissions import reads
 from c42.models import ReadableEvent
 
 readable_events = ReadableEvent.__table__
@@ -51,7 +52,7 @@ def rule_rows(user_id: Any | None = None, event_ids: Any | None = None) -> Selec
             _events.c.start,
         )
         .join(_events, _events.c.id == access.c.event_id)
-        .where(access.c.permission > 0, _events.c.deleted_at.is_(None))
+        .where(reads(access.c.permission), _events.c.deleted_at.is_(None))
     )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from c42.access import calendars as rules
+from c42.access.permissions import reads
 from c42.auth.subject import AuthSubject
 from c42.resources.query import sync_order
 
@@ -37,7 +38,7 @@ def list_page(
 ) -> tuple[list[Any], int]:
     conditions: list[Any] = []
     if sync_token is None:
-        conditions += [cs.c.permission > 0, calendars.c.deleted_at.is_(None)]
+        conditions += [reads(cs.c.permission), calendars.c.deleted_at.is_(None)]
     else:
         conditions.append((calendars.c.sync_token > sync_token) | (cs.c.sync_token > sync_token))
     if ids is not None:

@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from c42.access import readable
-from c42.access.permissions import Permission
+from c42.access.permissions import Permission, reads
 from c42.access.policy import Action, authorize_calendar, authorize_event
 from c42.auth.subject import AuthSubject
 from c42.db import next_sync_token
@@ -114,7 +114,7 @@ def _replace_calendars(
             .where(
                 repo.ec.c.event_id == event_id,
                 repo.cs.c.user_id == subject.user_id,
-                repo.cs.c.permission > 0,
+                reads(repo.cs.c.permission),
                 repo.cals.c.deleted_at.is_(None),
             )
         )
