@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-SCOPE_READ = "service.read"
-SCOPE_WRITE = "service.write"
-SERVICE_SCOPES = frozenset({SCOPE_READ, SCOPE_WRITE})
+from c42.auth import scopes as scope_registry
 
 
 class CredentialKind(StrEnum):
@@ -36,7 +34,8 @@ class AuthSubject:
     kind: CredentialKind
     credential_id: str
     service_id: str | None = None  # when set, only data related to this service is reachable
-    scopes: frozenset[str] = SERVICE_SCOPES
+    # Service scopes only (c42.auth.scopes.for_api): identity scopes never reach the API.
+    scopes: frozenset[str] = field(default_factory=scope_registry.service_scopes)
     is_sandbox: bool = False
     is_staff: bool = False
     grants: tuple[Grant, ...] = ()  # Action Tokens only
@@ -46,4 +45,4 @@ class AuthSubject:
 
     @property
     def can_write(self) -> bool:
-        return SCOPE_WRITE in self.scopes
+        return scope_registry.SERVICE_WRITE in self.scopes

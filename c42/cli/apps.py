@@ -7,9 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from c42.auth import evictions
+from c42.auth import evictions, scopes
 from c42.auth.oauth import apps
-from c42.auth.subject import SERVICE_SCOPES
 from c42.cli.output import CommandError, emit, publish_evictions, session
 from c42.models import OAuthApp
 from c42.settings import get_settings
@@ -43,8 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--scope",
         action="append",
         dest="scopes",
-        choices=sorted(SERVICE_SCOPES),
-        help="scopes the app may ask for (default: all)",
+        choices=scopes.names(),
+        help="scopes the app may ask for (default: the service scopes)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(handler=create)
@@ -104,7 +103,7 @@ def create(args: argparse.Namespace) -> int:
         silent=args.silent,
         require_pkce=args.require_pkce,
         cors_origins=args.cors_origins,
-        scopes=args.scopes or sorted(SERVICE_SCOPES),
+        scopes=args.scopes or sorted(scopes.service_scopes()),
     )
     server_key = get_settings().resolved_secret_key()
     with session() as s:
@@ -174,7 +173,7 @@ def _describe(app: OAuthApp) -> dict[str, Any]:
         "origins": list(app.cors_origins or ()),
         "silent": app.allow_silent,
         "require_pkce": app.require_pkce,
-        "scopes": app.allowed_scopes.split(),
+        "scopes": sorted(scopes.parse(app.allowed_scopes)),
         "created": app.created.isoformat(),
         "disabled": app.disabled_at is not None,
     }

@@ -22,7 +22,7 @@ class OAuthApp(Base):
     service_id: Mapped[str] = mapped_column(ForeignKey("services.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON)
-    allowed_scopes: Mapped[str] = mapped_column(String(200), default="service.read service.write")
+    allowed_scopes: Mapped[str] = mapped_column(String(200))  # c42.auth.scopes.join(...)
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_silent: Mapped[bool] = mapped_column(Boolean, default=False)
     require_pkce: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -10,7 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from c42.auth.subject import SCOPE_WRITE, AuthSubject, CredentialKind
+from c42.auth.scopes import SERVICE_WRITE
+from c42.auth.subject import AuthSubject, CredentialKind
 from c42.errors import Forbidden
 from c42.resources.deps import Caller, authenticated
 
@@ -19,11 +20,11 @@ async def _writer(subject: Caller) -> AuthSubject:
     if not subject.can_write:
         # RFC 6750 §3.1: insufficient_scope, naming the scope that is needed.
         raise Forbidden(
-            f"This token lacks the {SCOPE_WRITE} scope.",
+            f"This token lacks the {SERVICE_WRITE} scope.",
             code="insufficient_scope",
             headers={
                 "WWW-Authenticate": f'Bearer realm="c42", error="insufficient_scope", '
-                f'scope="{SCOPE_WRITE}"'
+                f'scope="{SERVICE_WRITE}"'
             },
         )
     return subject

@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from c42.auth import scopes
 from c42.auth.oauth import codes, consents, tokens
-from c42.auth.subject import SCOPE_READ, SCOPE_WRITE
 from c42.db import Database
 from c42.models import User
 from c42.text import is_accepted
@@ -25,11 +25,6 @@ from c42.web.templating import redirect, render, render_error_page
 router = APIRouter(include_in_schema=False)
 APPS_PATH = "/account/apps/"
 LOGIN_PATH = "/accounts/login/"
-_ACCESS = {
-    (SCOPE_READ,): "Read your calendars and events of this service",
-    (SCOPE_READ, SCOPE_WRITE): "Read and change your calendars and events of this service",
-    (SCOPE_WRITE,): "Read and change your calendars and events of this service",
-}
 _NOTICES = {"revoked": "The app is disconnected: its access has ended."}
 
 
@@ -50,7 +45,10 @@ async def apps_page(request: Request) -> Response:
                 "app_id": row.app_id,
                 "app_name": row.app_name,
                 "service_name": row.service_name,
-                "access": _ACCESS.get(row.scopes, " ".join(row.scopes)),
+                # The consent page's words for each allowed scope (c42.auth.scopes)
+                "access": " ".join(
+                    words for _, words in scopes.describe(row.scopes, row.service_name)
+                ),
                 "since": row.since.strftime("%Y-%m-%d"),
             }
             for row in rows

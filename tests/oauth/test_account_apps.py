@@ -35,7 +35,7 @@ def test_lists_authorised_apps_and_revokes_one(
     assert page.status_code == 200
     assert f'id="app-{web_app.id}"' in page.text and f'id="app-{native_app.id}"' in page.text
     assert "OAuth Test Service" in page.text
-    assert "Read and change your calendars" in page.text
+    assert "Create, change, delete and share your calendars" in page.text
     for token in (first["access_token"], kept["access_token"], other["access_token"]):
         assert client.get("/api/v2/calendars/", headers=_bearer(token)).status_code == 200
 

@@ -49,6 +49,7 @@ def oauth_tokens_for(db: Database, factory: Factory, person: Person) -> list[str
             service_id=service_id,
             name="App",
             redirect_uris=["https://app.example/cb"],
+            allowed_scopes="service.read",
         )
         s.add(app)
         s.flush()

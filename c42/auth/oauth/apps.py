@@ -16,10 +16,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from c42 import compiled
+from c42.auth import scopes as scope_registry
 from c42.auth import secrets
 from c42.auth.oauth import origins
 from c42.auth.oauth.redirect_uris import InvalidRedirectURI, validate_registration
-from c42.auth.subject import SCOPE_READ, SCOPE_WRITE, SERVICE_SCOPES
 from c42.errors import InvalidRequest, NotFound
 from c42.models import OAuthApp, Service, utcnow
 from c42.text import is_accepted
@@ -58,7 +58,7 @@ class AppSpec:
     silent: bool = False
     require_pkce: bool = False
     cors_origins: Sequence[str] = field(default_factory=tuple)
-    scopes: Sequence[str] = (SCOPE_READ, SCOPE_WRITE)
+    scopes: Sequence[str] = field(default_factory=lambda: sorted(scope_registry.service_scopes()))
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def check(spec: AppSpec) -> None:
         origins.normal_origins(spec.cors_origins)
     except origins.InvalidOrigin as exc:
         raise InvalidRequest(f"Invalid origin {exc}.") from exc
-    unknown = set(spec.scopes) - SERVICE_SCOPES
+    unknown = scope_registry.unknown(spec.scopes)
     if unknown or not spec.scopes:
         raise InvalidRequest(f"Unknown scopes: {', '.join(sorted(unknown)) or '(none)'}.")
 
@@ -115,7 +115,7 @@ def create(
         service_id=spec.service_id,
         name=spec.name.strip(),
         redirect_uris=list(spec.redirect_uris),
-        allowed_scopes=" ".join(sorted(set(spec.scopes))),
+        allowed_scopes=scope_registry.join(spec.scopes),
         is_public=spec.public,
         allow_silent=spec.silent,
         require_pkce=spec.require_pkce or spec.public,  # SPEC §5.3: public apps must use PKCE
@@ -167,7 +167,7 @@ def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
         silent=app.allow_silent if changes.silent is None else changes.silent,
         require_pkce=app.require_pkce if changes.require_pkce is None else changes.require_pkce,
         cors_origins=app.cors_origins if changes.cors_origins is None else changes.cors_origins,
-        scopes=app.allowed_scopes.split(),
+        scopes=sorted(scope_registry.parse(app.allowed_scopes)),
     )
     check(spec)
     app.name = spec.name.strip()

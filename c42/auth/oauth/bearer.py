@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, select
 
+from c42.auth import scopes
 from c42.auth.cache_entry import CacheEntry
-from c42.auth.subject import SERVICE_SCOPES, AuthSubject, CredentialKind
+from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
 from c42.models import OAuthApp, OAuthToken, User
 
@@ -58,7 +59,7 @@ def lookup(db: Database, token_digest: str) -> CacheEntry:
         kind=CredentialKind.OAUTH,
         credential_id=row.id,
         service_id=row.service_id,  # SPEC §5.3: only data related to the app's service
-        scopes=frozenset(row.scope.split()) & SERVICE_SCOPES,
+        scopes=scopes.for_api(scopes.parse(row.scope)),  # never an identity scope
         is_sandbox=row.sandbox_service_id is not None,
         is_staff=False,  # staff powers are never delegated to an app
         # SPEC §5.3: only a public app's registered origins may present its tokens in a browser

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from c42.auth import scopes
 from c42.models import OAuthApp, OAuthConsent, Service, utcnow
 
 
@@ -24,10 +25,6 @@ class AuthorisedApp:
     since: datetime
 
 
-def scopes_of(scope: str) -> set[str]:
-    return set(scope.split())
-
-
 def covers(session: Session, app_id: str, user_id: str, scope: str) -> bool:
     """Whether the user already allowed these scopes (or wider ones) to this app."""
     granted = session.scalar(
@@ -35,7 +32,7 @@ def covers(session: Session, app_id: str, user_id: str, scope: str) -> bool:
             OAuthConsent.app_id == app_id, OAuthConsent.user_id == user_id
         )
     )
-    return granted is not None and scopes_of(scope) <= scopes_of(granted)
+    return granted is not None and scopes.parse(scope) <= scopes.parse(granted)
 
 
 def remember(session: Session, app_id: str, user_id: str, scope: str) -> None:
@@ -47,7 +44,7 @@ def remember(session: Session, app_id: str, user_id: str, scope: str) -> None:
     if row is None:
         session.add(OAuthConsent(app_id=app_id, user_id=user_id, scope=scope, created=now))
     else:
-        row.scope = " ".join(sorted(scopes_of(row.scope) | scopes_of(scope)))
+        row.scope = scopes.join(scopes.parse(row.scope) | scopes.parse(scope))
         row.modified = now
     session.flush()
 
@@ -72,7 +69,7 @@ def authorised_apps(session: Session, user_id: str) -> list[AuthorisedApp]:
             consent.app_id,
             app_name,
             service_name,
-            tuple(sorted(scopes_of(consent.scope))),
+            tuple(sorted(scopes.parse(consent.scope))),
             consent.created,
         )
         for consent, app_name, service_name in rows

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 
+from c42.auth import scopes
 from c42.auth.oauth import consents
 from c42.auth.oauth.models import Client
 from c42.auth.oauth.redirect_uris import NOT_REGISTERED
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.server import OAuthServer
 from c42.auth.silent import authorize as silent
-from c42.auth.subject import SCOPE_READ, SCOPE_WRITE
 from c42.models import Service, User
 
 # The parameters a consent form carries over from the authorization request.
@@ -35,10 +35,6 @@ CARRIED_PARAMS = (
     "code_challenge_method",
     "service_id",
 )
-SCOPE_WORDS = {
-    SCOPE_READ: "See your calendars and events related to {service}.",
-    SCOPE_WRITE: "Create, change, delete and share your calendars and events related to {service}.",
-}
 
 
 @dataclass(frozen=True)
@@ -118,13 +114,10 @@ def _prompt(
     service_name = service.name if service else "this service"
     data = request.payload.data
     params = tuple((name, data[name]) for name in CARRIED_PARAMS if data.get(name) is not None)
-    scopes = tuple(
-        (name, SCOPE_WORDS.get(name, name).format(service=service_name))
-        for name in sorted(scope.split())
-    )
+    described = scopes.describe(scopes.parse(scope), service_name)
     parts = urlsplit(redirect_uri)
     origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
-    return ConsentPrompt(client.app.name, service_name, client.is_public, scopes, params, origin)
+    return ConsentPrompt(client.app.name, service_name, client.is_public, described, params, origin)
 
 
 def _describe(error: OAuth2Error) -> str:

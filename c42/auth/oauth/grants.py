@@ -20,7 +20,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth
 from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 
-from c42.auth import secrets
+from c42.auth import scopes, secrets
 from c42.auth.oauth import codes, tokens
 from c42.auth.oauth.models import SECRET_METHODS, AuthorizationCode, Client, Token
 from c42.auth.oauth.redirect_uris import NOT_REGISTERED
@@ -273,7 +273,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         ):
             return None
         asked = self.request.payload.scope or old.row.scope
-        if set(asked.split()) != set(successor.scope.split()):
+        if scopes.parse(asked) != scopes.parse(successor.scope):
             return None  # only an identical request is a retry
         expires_in = int((successor.access_expires_at - now).total_seconds())
         return _bearer_token(access, refresh, expires_in, successor.scope)

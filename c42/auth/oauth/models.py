@@ -11,11 +11,11 @@ from typing import Literal
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
 
+from c42.auth import scopes
 from c42.auth.oauth import apps
 from c42.auth.oauth.apps import AppRow
 from c42.auth.oauth.redirect_uris import default_for, matches
 from c42.auth.oauth.tokens import TokenRow
-from c42.auth.subject import SCOPE_READ
 from c42.models import OAuthAuthorizationCode, utcnow
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")  # RFC 6749 §2.3.1
@@ -36,8 +36,8 @@ class Client(ClientMixin):
         return self.app.is_public or self.app.require_pkce  # SPEC §5.3, RFC 9700 §2.1.1
 
     @property
-    def allowed_scopes(self) -> set[str]:
-        return set(self.app.allowed_scopes.split())
+    def allowed_scopes(self) -> frozenset[str]:
+        return scopes.parse(self.app.allowed_scopes)
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -46,12 +46,12 @@ class Client(ClientMixin):
         return default_for(self.app.redirect_uris)
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
-        """RFC 6749 §3.3: no scope means the default (`service.read`); a scope the app may not
+        """RFC 6749 §3.3: no scope means the registry's default; a scope the app may not
         ask for makes the request fail (`None` -> invalid_scope), never silently narrowed."""
-        requested = set((scope or "").split()) or {SCOPE_READ}
+        requested = scopes.parse(scope) or scopes.default_scopes()
         if not requested <= self.allowed_scopes:
             return None
-        return " ".join(sorted(requested))
+        return scopes.join(requested)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return matches(self.app.redirect_uris, redirect_uri, public=self.is_public)

@@ -21,7 +21,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc9207 import IssuerParameter
 from sqlalchemy.orm import Session
 
-from c42.auth import secrets
+from c42.auth import scopes, secrets
 from c42.auth.oauth import apps, client_auth, tokens
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.endpoints import Introspection, Revocation
@@ -29,7 +29,6 @@ from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGran
 from c42.auth.oauth.models import Client, Token
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.wellformed import AcceptedText, describable
-from c42.auth.subject import SERVICE_SCOPES
 from c42.models import OAuthApp, OAuthAuthorizationCode, User
 from c42.unit_of_work import UnitOfWork
 
@@ -44,7 +43,7 @@ class _Issuer(IssuerParameter):
 
 class OAuthServer(AuthorizationServer):
     def __init__(self, uow: UnitOfWork, config: OAuthConfig) -> None:
-        super().__init__(scopes_supported=sorted(SERVICE_SCOPES))  # RFC 6749 §3.3
+        super().__init__(scopes_supported=scopes.names())  # RFC 6749 §3.3
         self.uow = uow
         self.config = config
         self.revoked_access_digests: list[str] = []
@@ -283,7 +282,7 @@ def metadata(config: OAuthConfig) -> dict[str, Any]:
         "token_endpoint": f"{issuer}/oauth2/token/",
         "revocation_endpoint": f"{issuer}/oauth2/revoke/",
         "introspection_endpoint": f"{issuer}/oauth2/introspect/",
-        "scopes_supported": sorted(SERVICE_SCOPES),
+        "scopes_supported": scopes.names(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],

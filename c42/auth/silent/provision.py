@@ -11,8 +11,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from c42.auth import scopes
 from c42.auth.oauth.apps import AppRow
-from c42.auth.subject import SERVICE_SCOPES
 from c42.emails import InvalidEmail, normalise_email
 from c42.models import ServiceSubscription, User, utcnow
 
@@ -42,9 +42,10 @@ def check_app(app: AppRow) -> None:
 
 
 def check_scope(scope: str) -> None:
-    """A sandbox holds only the service's own data: no scope beyond the service scopes."""
-    requested = set(scope.split())
-    if not requested or not requested <= SERVICE_SCOPES:
+    """A sandbox holds only the service's own data: only scopes registered as silent (the
+    service scopes; SPEC §10: never `openid`)."""
+    requested = scopes.parse(scope)
+    if not requested or not scopes.silent_allowed(requested):
         raise SilentRefusal(
             INVALID_SCOPE, "Silent OAuth allows only the service scopes this app may ask for."
         )
