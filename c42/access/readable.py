@@ -13,10 +13,28 @@ its own changes; the rows are recomputed by the rule itself, never patched by ha
 | calendar deleted                              | `event_ids=in_calendar(c)`               |
 | sandbox merged (`c42.auth.silent.merge`)      | the moved events, and the sandbox user   |
 
-Concurrency: SQLite has one writer at a time. On PostgreSQL (READ COMMITTED) two writers
-could each recompute from a snapshot without the other's uncommitted change (e.g. one shares
-a calendar while another adds an event to it), so refreshes take a transaction-scoped
-advisory lock first: the second refresh starts after the first commits and sees its change.
+Concurrency: SQLite has one writer at a time. PostgreSQL (READ COMMITTED) runs writers in
+parallel, and a refresh that recomputed from a snapshot without another writer's uncommitted
+change would lose it (one shares a calendar while another adds an event to it: each sees
+the other's half). So, with no global lock, every refresh first locks what it recomputes:
+
+- the rows of the events whose readable rows it rewrites (`FOR NO KEY UPDATE`, in id order);
+- before them, the calendar whose events it recomputes (`in_calendar`), and every write that
+  adds an event to a calendar or takes it out locks that calendar first (`lock_calendars`).
+
+Claim: two transactions that rewrite readable rows of one event E hold E's row lock while
+they do, so they run one after the other, and the second one's statements (new snapshots
+under READ COMMITTED) read everything the first committed. An event refresh and a
+subscription refresh lock E by name. A calendar refresh locks the calendar C first; since
+every change of C's membership holds C's lock until commit, C's membership cannot change
+under it, so the events it then locks are exactly those it recomputes, E included when E is
+in C. Every change of an input of the rule (an event, its subscriptions, its calendars, a
+calendar subscription, a calendar's deletion) is followed in its own transaction by a refresh
+of the rows it affects (table above). So for each event the last transaction to take its
+lock recomputes its rows after all others committed, from inputs that no running transaction
+still changes below it: the rows end equal to the rule (the suite checks the whole table
+after every test). Order: calendars before events, each in id order, so two refreshes never
+wait for each other in a cycle (a merge locks the sandbox's calendars before moving events).
 Hard deletes need no call: foreign keys cascade into this table.
 """
 
@@ -24,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, insert, select
+from sqlalchemy import Connection, Select, delete, insert, select, text, union
 from sqlalchemy.orm import Session
 
 from c42.access import events as rules
@@ -34,8 +52,9 @@ from c42.models import ReadableEvent
 readable_events = ReadableEvent.__table__
 _events = rules.events
 _COLUMNS = ("user_id", "event_id", "permission", "service_id", "sync_token", "due", "start")
-# pg_advisory_xact_lock key of the refresh ("C42" + 1); any constant no other code uses.
-_REFRESH_LOCK = 0xC4201
+_calendars = rules.calendars
+# `in_calendar`'s selection carries its calendar, which `refresh` locks first.
+_CALENDAR_OPTION = "c42_readable_calendar"
 
 
 def rule_rows(user_id: Any | None = None, event_ids: Any | None = None) -> Select[Any]:
@@ -59,7 +78,8 @@ def rule_rows(user_id: Any | None = None, event_ids: Any | None = None) -> Selec
 def in_calendar(calendar_id: str) -> Select[Any]:
     """The ids of a calendar's events, as a subquery for `refresh(event_ids=...)`."""
     ec = rules.event_calendars
-    return select(ec.c.event_id).where(ec.c.calendar_id == calendar_id)
+    selection = select(ec.c.event_id).where(ec.c.calendar_id == calendar_id)
+    return selection.execution_options(**{_CALENDAR_OPTION: calendar_id})
 
 
 def refresh(
@@ -69,7 +89,11 @@ def refresh(
     of both (the user's rows of these events)."""
     if event_ids is None and user_id is None:
         raise ValueError("refresh needs event_ids, user_id or both; use rebuild for all rows")
-    _serialize(work)
+    if _is_postgresql(work):
+        calendar = getattr(event_ids, "get_execution_options", dict)().get(_CALENDAR_OPTION)
+        if calendar is not None:
+            lock_calendars(work, [calendar])
+        _lock_events(work, _recomputed(event_ids, user_id))
     affected = []
     if event_ids is not None:
         affected.append(readable_events.c.event_id.in_(event_ids))
@@ -81,13 +105,46 @@ def refresh(
 
 def rebuild(work: Session | Connection) -> None:
     """Recompute every row (after bulk loads: the demo, the benchmark's seed)."""
-    _serialize(work)
+    if _is_postgresql(work):
+        # Every refresh locks event rows (a ROW SHARE lock on the table): none runs meanwhile.
+        work.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
     work.execute(delete(readable_events))
     work.execute(insert(readable_events).from_select(_COLUMNS, rule_rows()))
 
 
-def _serialize(work: Session | Connection) -> None:
-    """PostgreSQL: one refresh at a time, until commit (see the module's docstring)."""
+def lock_calendars(work: Session | Connection, calendar_ids: list[str]) -> None:
+    """Before adding an event to these calendars or taking it out (PostgreSQL; see the
+    module's docstring): lock their rows until commit, in id order."""
+    if calendar_ids and _is_postgresql(work):
+        work.execute(
+            select(_calendars.c.id)
+            .where(_calendars.c.id.in_(sorted(set(calendar_ids))))
+            .order_by(_calendars.c.id)
+            .with_for_update(key_share=True)
+        )
+
+
+def _recomputed(event_ids: Any | None, user_id: str | None) -> Any:
+    """The events whose rows a refresh rewrites: those named, or (a user alone) those the
+    user has rows for and those the rule gives the user now."""
+    if event_ids is not None:
+        return event_ids
+    held = select(readable_events.c.event_id).where(readable_events.c.user_id == user_id)
+    now = rules.relations(user_id, None).subquery("now")
+    return union(held, select(now.c.event_id))
+
+
+def _lock_events(work: Session | Connection, event_ids: Any) -> None:
+    # FOR NO KEY UPDATE: waits for (and holds off) UPDATEs of these events and other
+    # refreshes, not the foreign-key checks of rows that merely reference them.
+    work.execute(
+        select(_events.c.id)
+        .where(_events.c.id.in_(event_ids))
+        .order_by(_events.c.id)
+        .with_for_update(key_share=True)
+    )
+
+
+def _is_postgresql(work: Session | Connection) -> bool:
     dialect = work.get_bind().dialect if isinstance(work, Session) else work.dialect
-    if dialect.name == "postgresql":
-        work.execute(select(func.pg_advisory_xact_lock(_REFRESH_LOCK)))
+    return bool(dialect.name == "postgresql")

@@ -135,7 +135,8 @@ class EventSubscription(Base):
 
 
 class SyncCounter(Base):
-    """The global sync token: one row (id = 1); see `c42.db.next_sync_token` for why a row."""
+    """The global sync token's one row (id = 1). SQLite: the last token handed out.
+    PostgreSQL: the offset added to a transaction id to make its token (see `c42.sync`)."""
 
     __tablename__ = "sync_counter"
 

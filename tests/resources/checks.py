@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlalchemy import column, func, select, table, text
+from sqlalchemy import column, func, select, table, union_all
 
+from c42 import sync
 from c42.db import Database
 
 TABLES = (
@@ -63,8 +64,19 @@ _FINGERPRINT = select(
 )
 
 
-def current_sync_token(db: Database) -> int:
+def latest_change_token(db: Database) -> int:
+    """The highest sync token any planning row carries (0 when none)."""
     with db.engine.connect() as connection:
-        return int(
-            connection.execute(text("SELECT value FROM sync_counter WHERE id = 1")).scalar_one()
-        )
+        return int(connection.execute(_LATEST_CHANGE).scalar_one())
+
+
+_TOKENS = union_all(
+    *[select(func.max(column("sync_token")).label("t")).select_from(table(t)) for t in _MODIFIED]
+).subquery()
+_LATEST_CHANGE = select(func.coalesce(func.max(_TOKENS.c.t), 0))
+
+
+def current_sync_token(db: Database) -> int:
+    """What a read reports now (c42.sync: the watermark)."""
+    with db.engine.connect() as connection:
+        return sync.current(connection)

@@ -43,6 +43,7 @@ def create(session: Session, subject: AuthSubject, fields: EventFields) -> str:
     calendar_ids = list(dict.fromkeys(fields.calendar_ids or []))
     _check_calendars(session, subject, calendar_ids)
     _check_related(session, subject, values)
+    readable.lock_calendars(session, calendar_ids)  # their membership changes
     token = next_sync_token(session)
     now = utcnow()
     event_id = new_id()
@@ -122,6 +123,7 @@ def _replace_calendars(
     added = [c for c in wanted if c not in visible]
     removed = [c for c in visible if c not in wanted]
     _check_calendars(session, subject, added + removed)
+    readable.lock_calendars(session, added + removed)  # before the event's own row
     if removed:
         session.execute(
             delete(repo.ec).where(
