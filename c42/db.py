@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
+from c42 import sync
 from c42.compiled import StatementCache
 from c42.settings import get_settings
 from c42.sqlite_lock import WriterLock, writer_lock
@@ -255,27 +256,7 @@ def get_database() -> Database:
     return Database(get_settings().database_url)
 
 
-def next_sync_token(session: Session) -> int:
-    """Take the next value of the one global sync token (SPEC §4).
-
-    A client that synced up to N must never later meet a change committed with a token <= N,
-    so tokens must be handed out in commit order and the "current" token must be a committed
-    one. A PostgreSQL sequence gives neither (a lower value can commit after a higher one, and
-    `last_value` counts uncommitted work), so both databases use one counter row: its UPDATE
-    holds the row lock (PostgreSQL) or the write lock (SQLite) until commit, which serialises
-    writers in token order, and readers see only the committed value.
-    """
-    cached = session.info.get("sync_token")
-    if cached is not None:
-        return int(cached)  # one request, one token for all its changes
-    value = session.execute(_NEXT_SYNC_TOKEN).scalar_one()
-    session.info["sync_token"] = int(value)
-    return int(value)
-
-
-def current_sync_token(session: Session) -> int:
-    return int(session.execute(_CURRENT_SYNC_TOKEN).scalar_one())
-
-
-_NEXT_SYNC_TOKEN = text("UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value")
-_CURRENT_SYNC_TOKEN = text("SELECT value FROM sync_counter WHERE id = 1")
+# The global sync token (SPEC §4) is decided in `c42.sync`: what a write takes, what a read
+# reports (the watermark). Services import these two names.
+next_sync_token = sync.take
+current_sync_token = sync.current

@@ -37,8 +37,7 @@ class Client(ClientMixin):
 
     @property
     def allowed_scopes(self) -> frozenset[str]:
-        # Identity scopes (OpenID Connect) are open to every app (SPEC §10).
-        return scopes.parse(self.app.allowed_scopes) | scopes.of_kind(scopes.ScopeKind.IDENTITY)
+        return scopes.parse(self.app.allowed_scopes)
 
     def get_client_id(self) -> str:
         return self.client_id

@@ -95,6 +95,11 @@ def merge(session: Session, *, sandbox_id: str, into: User, app_id: str | None) 
     sb, real = sandbox.id, into.id
     token = next_sync_token(session)
     result.sync_token = token
+    # The calendar subscriptions that move change who reads those calendars' events: their
+    # calendars are locked before any event row (c42.access.readable, Concurrency).
+    readable.lock_calendars(
+        session, list(session.scalars(select(_cs.c.calendar_id).where(_cs.c.user_id == sb)))
+    )
     # Objects first: their conditions follow the sandbox's subscriptions, moved next.
     result.events = move_events(session, sb, real, token)
     result.calendars = move_calendars(session, sb, real, token)

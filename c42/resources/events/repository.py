@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, text
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 
+from c42 import sync
 from c42.access import events as rules
 from c42.access.readable import readable_events as readable
 from c42.auth.subject import AuthSubject
@@ -207,7 +208,6 @@ def _page_statement(shape: tuple[Any, ...]) -> Any:
         .offset(bindparam("offset"))
         .subquery("page")
     )
-    current = select(text("value")).select_from(text("sync_counter")).where(text("id = 1"))
     sort_key = page.c.sort_key.asc() if order_asc else page.c.sort_key.desc()
     page_tie = page.c.event_id.asc() if order_asc else page.c.event_id.desc()
     return (
@@ -219,7 +219,7 @@ def _page_statement(shape: tuple[Any, ...]) -> Any:
             subs.c.is_invitation,
             _visible_calendar_ids(),
             page.c.total,
-            current.scalar_subquery().label("current_sync_token"),
+            sync.watermark().label("current_sync_token"),
         )
         .select_from(page)
         .join(events, events.c.id == page.c.event_id)
@@ -248,7 +248,7 @@ def split_ids(joined: str | None) -> list[str]:
     return sorted(joined.split(",")) if joined else []
 
 
-_SYNC_TOKEN = select(text("value")).select_from(text("sync_counter")).where(text("id = 1"))
+_SYNC_TOKEN = select(sync.watermark())  # c42.sync: what a read reports
 
 
 class EventQueries:

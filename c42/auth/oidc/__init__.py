@@ -1,1 +1,0 @@
-"""OpenID Connect on top of the OAuth core (SPEC §10): keys, id_tokens, claims, prompts."""
