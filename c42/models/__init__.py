@@ -3,6 +3,7 @@
 from c42.models.base import Base, new_id, utcnow
 from c42.models.credentials import ActionToken, SecurityEvent, UserToken
 from c42.models.oauth import OAuthApp, OAuthAuthorizationCode, OAuthConsent, OAuthToken
+from c42.models.oidc import OIDCGrant, OIDCSigningKey
 from c42.models.planning import (
     Calendar,
     CalendarSubscription,
@@ -28,6 +29,8 @@ __all__ = [
     "OAuthAuthorizationCode",
     "OAuthConsent",
     "OAuthToken",
+    "OIDCGrant",
+    "OIDCSigningKey",
     "ReadableEvent",
     "SecurityEvent",
     "Service",

@@ -31,6 +31,11 @@ class OAuthApp(Base):
     # A disabled app is unknown to every endpoint: no authorization, no token, its tokens
     # refused, its origins no longer answered (c42 app disable / enable).
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # OpenID Connect RP-initiated logout 1.0: where /oauth2/logout/ may send the browser back
+    # (exact match).
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
 
 
 class OAuthAuthorizationCode(Base):
@@ -48,6 +53,9 @@ class OAuthAuthorizationCode(Base):
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # c42 purge
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # OpenID Connect: what the code's id_token says of the request and the login (SPEC §10).
+    nonce: Mapped[str | None] = mapped_column(String(500))
+    auth_time: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class OAuthToken(Base):

@@ -70,7 +70,11 @@ def _login_form(
 async def login_page(request: Request) -> Response:
     next_url = safe_next(request.query_params.get("next"))
     notice = NOTICES.get(request.query_params.get("notice", ""))
-    return _login_form(request, next_url, notice=notice)
+    # OpenID Connect `login_hint` (OIDC Core §3.1.2.1): the e-mail filled in; only shown, as
+    # the value of an input (escaped by the template).
+    hint = request.query_params.get("login_hint", "")
+    email = hint[:320] if hint.isprintable() else ""
+    return _login_form(request, next_url, email=email, notice=notice)
 
 
 @router.post(LOGIN_PATH)

@@ -13,8 +13,16 @@ from c42.settings import Settings
 from c42.web.session import COOKIE_NAME, MAX_AGE, derive_key
 
 _SKIP = ("/api/", "/health", "/static/")
-# Machine-to-machine endpoints (RFC 6749 §3.2, RFC 7009, RFC 7662, RFC 8414): no cookies.
-_NO_SESSION = ("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/.well-known/")
+# Machine-to-machine endpoints (RFC 6749 §3.2, RFC 7009, RFC 7662, RFC 8414, OIDC Core
+# §5.3 UserInfo, the JWKS): no cookies.
+_NO_SESSION = (
+    "/oauth2/token",
+    "/oauth2/revoke",
+    "/oauth2/introspect",
+    "/oauth2/userinfo",
+    "/oauth2/jwks",
+    "/.well-known/",
+)
 
 
 class WebMiddleware:

@@ -10,6 +10,7 @@ and every other process (`evict`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TypeVar
 from urllib.parse import parse_qsl
 
@@ -135,15 +136,21 @@ def _answer(error: OAuth2Error) -> OAuthResponse:
 
 
 async def authorize(
-    request: Request, params: Pairs, user_id: str | None, decision: str | None
+    request: Request,
+    params: Pairs,
+    user_id: str | None,
+    decision: str | None,
+    auth_time: datetime | None = None,
 ) -> flow.Outcome:
-    """The authorization endpoint's outcome for these parameters (query or consent form)."""
+    """The authorization endpoint's outcome for these parameters (query or consent form).
+    `auth_time`: the browser session's login time (OpenID Connect)."""
     try:
         oauth_request = _oauth_request(request, params, ())
     except OAuth2Error as error:  # RFC 6749 §3.1: TLS (loopback excepted)
         return flow.ErrorPage("Insecure connection", str(error.description))
     return await _serve(
-        request, lambda server: flow.authorize(server, oauth_request, user_id, decision)
+        request,
+        lambda server: flow.authorize(server, oauth_request, user_id, decision, auth_time),
     )
 
 

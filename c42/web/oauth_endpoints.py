@@ -19,6 +19,7 @@ from starlette.responses import Response
 from c42 import cors
 from c42.auth.oauth.flow import ConsentPrompt, ErrorPage, LoginRequired
 from c42.auth.oauth.origins import header_origin
+from c42.auth.oidc import prompts
 from c42.models import User
 from c42.ops import metrics
 from c42.web import consent_request
@@ -27,7 +28,7 @@ from c42.web.csrf import FIELD as CSRF_FIELD
 from c42.web.csrf import require_csrf
 from c42.web.links import safe_next, with_next
 from c42.web.ratelimit import RateLimited
-from c42.web.session import csrf_token, current_user_id_async
+from c42.web.session import csrf_token, current_login_async, current_user_id_async
 from c42.web.templating import SELF, redirect, render, render_error_page
 
 router = APIRouter(include_in_schema=False)
@@ -46,8 +47,9 @@ _STALE_CONSENT = (
 @router.get("/oauth2/authorize")
 async def authorize(request: Request) -> Response:
     params = list(request.query_params.multi_items())
-    user_id = await current_user_id_async(request)
-    outcome = await adapter.authorize(request, params, user_id, None)
+    login = await current_login_async(request)
+    user_id, auth_time = (login.user_id, login.auth_time) if login else (None, None)
+    outcome = await adapter.authorize(request, params, user_id, None, auth_time)
     return await _answer(request, outcome, params)
 
 
@@ -67,7 +69,9 @@ async def consent_answer(request: Request) -> Response:
     except consent_request.InvalidConsentRequest:
         return render_error_page(request, *_STALE_CONSENT, 400)
     answer = decision[0] if len(decision) == 1 and isinstance(decision[0], str) else ""
-    outcome = await adapter.authorize(request, params, user_id, answer)
+    login = await current_login_async(request)
+    auth_time = login.auth_time if login and login.user_id == user_id else None
+    outcome = await adapter.authorize(request, params, user_id, answer, auth_time)
     return await _answer(request, outcome, params)
 
 
@@ -76,8 +80,16 @@ async def _answer(request: Request, outcome: Any, params: list[tuple[str, str]])
         # RFC 6749 §4.1.2.1: with an unknown client or redirect URI, never redirect.
         return render_error_page(request, outcome.title, outcome.message, outcome.status_code)
     if isinstance(outcome, LoginRequired):
+        if outcome.marker:  # OpenID Connect: the login made now satisfies prompt/max_age
+            params = [(k, v) for k, v in params if k != prompts.MARKER]
+            params.append((prompts.MARKER, outcome.marker))
         back = safe_next(AUTHORIZE_PATH + "?" + urlencode(params))
-        return redirect(with_next(LOGIN_PATH, back), 302)
+        target = with_next(LOGIN_PATH, back)
+        if outcome.login_hint:  # OIDC Core §3.1.2.1: fills in the e-mail
+            target += ("&" if "?" in target else "?") + urlencode(
+                {"login_hint": outcome.login_hint}
+            )
+        return redirect(target, 302)
     if isinstance(outcome, ConsentPrompt):
         return await _consent_page(request, outcome)
     return adapter.to_response(outcome)

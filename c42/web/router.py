@@ -22,10 +22,11 @@ def web_routers() -> list[APIRouter]:
     from c42.web.account_apps import router as account_apps
     from c42.web.accounts import router as accounts
     from c42.web.oauth_endpoints import router as oauth
+    from c42.web.oidc_endpoints import router as oidc
     from c42.web.password_reset import router as password_reset
     from c42.web.registration import router as registration
 
-    return [oauth, accounts, registration, password_reset, account_apps]
+    return [oauth, oidc, accounts, registration, password_reset, account_apps]
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:

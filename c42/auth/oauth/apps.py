@@ -44,6 +44,7 @@ class AppRow(NamedTuple):
     cors_origins: list[str]
     created: datetime
     disabled_at: datetime | None
+    post_logout_redirect_uris: list[str]
 
 
 assert AppRow._fields == tuple(_apps.c.keys()), "AppRow must follow the table's columns"

@@ -30,7 +30,10 @@ def save(
     code_challenge: str | None,
     code_challenge_method: str | None,
     lifetime: int,
+    nonce: str | None = None,
+    auth_time: datetime | None = None,
 ) -> None:
+    """`nonce` and `auth_time` (the login's time) go into the code's id_token (SPEC §10)."""
     now = utcnow()
     session.add(
         OAuthAuthorizationCode(
@@ -44,6 +47,8 @@ def save(
             code_challenge_method=code_challenge_method,
             created=now,
             expires_at=now + timedelta(seconds=lifetime),  # RFC 6749 §4.1.2: short-lived
+            nonce=nonce,
+            auth_time=auth_time,
         )
     )
     session.flush()

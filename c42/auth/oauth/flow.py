@@ -11,9 +11,11 @@ RFC 8252 §8.6: anyone can claim a public client's identity).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 
 from c42.auth import scopes
 from c42.auth.oauth import consents
@@ -21,6 +23,7 @@ from c42.auth.oauth.models import Client
 from c42.auth.oauth.redirect_uris import NOT_REGISTERED
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.server import OAuthServer
+from c42.auth.oidc import prompts
 from c42.auth.silent import authorize as silent
 from c42.models import Service, User
 
@@ -34,7 +37,10 @@ CARRIED_PARAMS = (
     "code_challenge",
     "code_challenge_method",
     "service_id",
+    "nonce",  # OpenID Connect: into the code's id_token
 )
+_LOGIN_REQUIRED = "prompt=none, but the user must log in first."
+_CONSENT_REQUIRED = "prompt=none, but the user has not allowed this app these scopes."
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,8 @@ class ErrorPage:
 
 @dataclass(frozen=True)
 class LoginRequired:
-    pass
+    login_hint: str | None = None  # OIDC: the e-mail to fill in
+    marker: str | None = None  # OIDC: a login after this marker satisfies the request
 
 
 @dataclass(frozen=True)
@@ -63,11 +70,17 @@ Outcome = ErrorPage | LoginRequired | ConsentPrompt | OAuthResponse
 
 
 def authorize(
-    server: OAuthServer, request: OAuthRequest, user_id: str | None, decision: str | None
+    server: OAuthServer,
+    request: OAuthRequest,
+    user_id: str | None,
+    decision: str | None,
+    auth_time: datetime | None = None,
 ) -> Outcome:
-    """`decision` is None for the GET, "allow" or "deny" for the consent form's POST."""
+    """`decision` is None for the GET, "allow" or "deny" for the consent form's POST.
+    `auth_time`: when the browser session's user gave their password (OpenID Connect)."""
     try:
         grant = server.get_consent_grant(request, end_user=None)
+        asked = _asked(server, request, grant.redirect_uri)
     except OAuth2Error as error:
         if error.redirect_uri:  # client and redirect URI are valid: the client hears of it
             return server.authorization_error(request, error)
@@ -76,14 +89,24 @@ def authorize(
     if silent.is_silent(request):  # SPEC §5.4: no login, no consent page; always a redirect
         return silent.authorize(server, request, grant)
     user = _usable_user(server, user_id)
-    if user is None:
-        return LoginRequired()
+    if user is None or (decision is None and prompts.needs_login(asked, user.id, auth_time)):
+        if asked.none:  # OIDC Core §3.1.2.6: never a page
+            error = LoginRequiredError(_LOGIN_REQUIRED, redirect_uri=grant.redirect_uri)
+            return server.authorization_error(request, error)
+        marker = prompts.mark(server.config.server_key) if asked.wants_new_login else None
+        return LoginRequired(asked.login_hint, marker)
+    request.auth_time = auth_time  # type: ignore[attr-defined]  # into the code's id_token
     scope: str = request.scope
     if decision is None:
-        remembered = not client.is_public and consents.covers(
-            server.session, client.id, user.id, scope
+        remembered = (
+            not asked.consent
+            and not client.is_public
+            and consents.covers(server.session, client.id, user.id, scope)
         )
         if not remembered:
+            if asked.none:  # OIDC Core §3.1.2.6
+                error = ConsentRequiredError(_CONSENT_REQUIRED, redirect_uri=grant.redirect_uri)
+                return server.authorization_error(request, error)
             return _prompt(server, request, client, grant.redirect_uri, scope)
     elif decision == "deny":
         # RFC 6749 §4.1.2.1: access_denied, with state (and iss, RFC 9207).
@@ -94,6 +117,12 @@ def authorize(
         return ErrorPage("Unknown answer", "Choose Allow or Deny on the consent page.")
     silent.after_consent(server, client, user)  # SPEC §5.4: a sandbox of this address merges
     return server.create_authorization_response(request, grant_user=user, grant=grant)  # type: ignore[no-any-return]
+
+
+def _asked(server: OAuthServer, request: OAuthRequest, redirect_uri: str) -> prompts.Asked:
+    config = server.config
+    data = request.payload.data
+    return prompts.read(data, redirect_uri, server.session, config.issuer, config.server_key)
 
 
 def _usable_user(server: OAuthServer, user_id: str | None) -> User | None:

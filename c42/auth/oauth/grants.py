@@ -168,6 +168,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
             lifetime=self.server.config.code_lifetime,
+            nonce=data.get("nonce"),  # OIDC Core §3.1.2.1, for the id_token
+            auth_time=getattr(request, "auth_time", None),  # set by the flow from the login
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:

@@ -37,7 +37,8 @@ class Client(ClientMixin):
 
     @property
     def allowed_scopes(self) -> frozenset[str]:
-        return scopes.parse(self.app.allowed_scopes)
+        # Identity scopes (OpenID Connect) are open to every app (SPEC §10).
+        return scopes.parse(self.app.allowed_scopes) | scopes.of_kind(scopes.ScopeKind.IDENTITY)
 
     def get_client_id(self) -> str:
         return self.client_id

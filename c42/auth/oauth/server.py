@@ -29,6 +29,7 @@ from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGran
 from c42.auth.oauth.models import Client, Token
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.wellformed import AcceptedText, describable
+from c42.auth.oidc.id_tokens import IDTokens
 from c42.models import OAuthApp, OAuthAuthorizationCode, User
 from c42.unit_of_work import UnitOfWork
 
@@ -56,8 +57,13 @@ class OAuthServer(AuthorizationServer):
         # RFC 7636: PKCE is checked for every client that sent a challenge; "required" makes
         # the verifier mandatory for public clients at the token endpoint too.
         # SPEC §6: only accepted text in an authorization request (c42.auth.oauth.wellformed).
-        self.register_grant(AuthorizationCodeGrant, [PKCE(required=True), AcceptedText()])
-        self.register_grant(RefreshTokenGrant)
+        # OIDC Core §3.1.3.3 / §12.2: an `openid` code exchange and its refreshes add an
+        # id_token (c42.auth.oidc.id_tokens).
+        id_tokens = IDTokens(self)
+        self.register_grant(
+            AuthorizationCodeGrant, [PKCE(required=True), AcceptedText(), id_tokens]
+        )
+        self.register_grant(RefreshTokenGrant, [id_tokens])
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
         self.issuer_parameter = _Issuer(config.issuer)  # RFC 9207 §2: `iss` on every response
