@@ -1,75 +1,58 @@
 """Compiled statements for the hot paths, executed on the DB-API connection.
 
-Building and compiling a SQLAlchemy statement costs far more than running it on SQLite
-(measured: ~3 ms per events page through the ORM session, ~0.1 ms this way). So hot queries
-are built once per *shape* (which filters are present, how many ids) from the same Core
-expressions the rest of the code uses, compiled once per dialect, cached, and then only
-executed with fresh parameters. Rows come back as plain tuples in the statement's column order.
+Building and compiling a SQLAlchemy statement costs far more than running it (measured: ~3 ms
+per events page through the ORM session, ~0.1 ms this way). So a hot statement is built once
+per key (a fixed statement, or one *shape* of a query: which filters are present, how many
+ids) from the same Core expressions the rest of the code uses, compiled once per dialect,
+cached, and then only executed with fresh parameters.
+
+Statements run on a `Runner`: a transaction's DB-API connection and its dialect. A unit of
+work is one (`c42.unit_of_work`, also around an ORM session), and so is a read of
+`Database.raw_read`; repositories take a runner and never know which.
+Rows come back as tuples, as dicts, or as records built by column name (`records`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable, Select
 
-from c42.unit_of_work import UnitOfWork
-
-_MAX_SHAPES = 512
-
-
-class CompiledSelect:
-    __slots__ = ("defaults", "names", "positional", "sql")
-
-    def __init__(self, statement: Select[Any], engine: Engine) -> None:
-        compiled = statement.compile(dialect=engine.dialect)
-        self.sql: str = compiled.string
-        self.defaults: dict[str, Any] = dict(compiled.params)
-        self.positional = compiled.positional
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-
-    def execute(self, dbapi_connection: Any, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        values = {**self.defaults, **params}
-        cursor = dbapi_connection.cursor()
-        try:
-            if self.positional:
-                cursor.execute(self.sql, tuple(values[name] for name in self.names))
-            else:
-                cursor.execute(self.sql, values)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+_MAX_STATEMENTS = 1024
+R = TypeVar("R", bound=NamedTuple)
 
 
-class StatementCache:
-    """Shape key -> compiled statement, built by `build(shape)` on first use (bounded LRU)."""
+class Runner(Protocol):
+    """Where compiled statements run: one transaction's DB-API connection, and its dialect."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._cache: OrderedDict[Hashable, CompiledSelect] = OrderedDict()
+    @property
+    def dialect(self) -> Dialect: ...
 
-    def get(self, key: Hashable, build: Callable[[], Select[Any]]) -> CompiledSelect:
-        compiled = self._cache.get(key)
-        if compiled is None:
-            compiled = CompiledSelect(build(), self.engine)
-            self._cache[key] = compiled
-            if len(self._cache) > _MAX_SHAPES:
-                self._cache.popitem(last=False)
-        return compiled
+    @property
+    def dbapi(self) -> Any: ...
 
 
 class CompiledStatement:
-    """Any Core statement (SELECT, INSERT, UPDATE) compiled once for one dialect, executed on
-    the DB-API connection of a unit of work, with SQLAlchemy's own type processors applied to
-    parameters and to selected columns (dates as SQLite stores them, booleans, JSON)."""
+    """A Core statement (SELECT, INSERT, UPDATE) compiled once for one dialect. Parameters go
+    through SQLAlchemy's own bind processors; selected columns through its result processors
+    (dates as SQLite stores them, booleans, JSON) unless built with `decode=False` (the
+    statement formats its columns itself, e.g. timestamps rendered in the wire format)."""
 
-    __slots__ = ("binders", "defaults", "names", "positional", "readers", "sql")
+    __slots__ = (
+        "_shapes",
+        "binders",
+        "columns",
+        "defaults",
+        "names",
+        "positional",
+        "readers",
+        "sql",
+    )
 
-    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+    def __init__(self, statement: Executable, dialect: Dialect, decode: bool = True) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql: str = compiled.string
         self.positional = compiled.positional
@@ -80,13 +63,19 @@ class CompiledStatement:
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 self.binders[name] = process
-        columns = statement.selected_columns if isinstance(statement, Select) else ()
-        self.readers: tuple[Callable[[Any], Any] | None, ...] = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        selected = statement.selected_columns if isinstance(statement, Select) else None
+        self.columns: tuple[str, ...] = tuple(selected.keys()) if selected is not None else ()
+        readers = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in (selected if selected is not None and decode else ())
+        ]
+        self.readers: tuple[Callable[[Any], Any] | None, ...] | None = (
+            tuple(readers) if any(readers) else None
         )
+        self._shapes: dict[type, tuple[int, ...] | None] = {}
 
     def _parameters(self, params: Mapping[str, Any]) -> Any:
-        values = {**self.defaults, **params}
+        values = {**self.defaults, **params} if self.defaults else dict(params)
         for name, process in self.binders.items():
             if values.get(name) is not None:
                 values[name] = process(values[name])
@@ -94,20 +83,43 @@ class CompiledStatement:
             return tuple(values[name] for name in self.names)
         return values
 
-    def rows(self, dbapi_connection: Any, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        cursor = dbapi_connection.cursor()
+    def rows(self, runner: Runner, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        cursor = runner.dbapi.cursor()
         try:
             cursor.execute(self.sql, self._parameters(params))
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        if not any(self.readers):
-            return list(rows)
+        if self.readers is None:
+            return rows if isinstance(rows, list) else list(rows)
         pairs = (zip(self.readers, row, strict=True) for row in rows)
         return [tuple(v if read is None else read(v) for read, v in pair) for pair in pairs]
 
-    def rowcount(self, dbapi_connection: Any, params: Mapping[str, Any]) -> int:
-        cursor = dbapi_connection.cursor()
+    def mappings(self, runner: Runner, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Rows as dicts keyed by the selected columns' names."""
+        columns = self.columns
+        return [dict(zip(columns, row, strict=True)) for row in self.rows(runner, params)]
+
+    def records(self, runner: Runner, params: Mapping[str, Any], shape: type[R]) -> list[R]:
+        """Rows as `shape` records, each field taken from the selected column of its name."""
+        order = self._order(shape)
+        rows = self.rows(runner, params)
+        if order is None:  # the columns are the fields, in order
+            return [shape._make(row) for row in rows]
+        return [shape._make([row[i] for i in order]) for row in rows]
+
+    def _order(self, shape: type[Any]) -> tuple[int, ...] | None:
+        if shape not in self._shapes:
+            fields: tuple[str, ...] = shape._fields
+            missing = set(fields) - set(self.columns)
+            if missing:
+                raise TypeError(f"{shape.__name__}: the statement selects no {sorted(missing)}")
+            order = tuple(self.columns.index(name) for name in fields)
+            self._shapes[shape] = None if order == tuple(range(len(self.columns))) else order
+        return self._shapes[shape]
+
+    def rowcount(self, runner: Runner, params: Mapping[str, Any]) -> int:
+        cursor = runner.dbapi.cursor()
         try:
             cursor.execute(self.sql, self._parameters(params))
             return int(cursor.rowcount)
@@ -115,23 +127,19 @@ class CompiledStatement:
             cursor.close()
 
 
-_compiled: dict[tuple[str, Hashable], CompiledStatement] = {}
+_compiled: OrderedDict[tuple[str, Hashable], CompiledStatement] = OrderedDict()
 
 
-def statement(work: Any, key: Hashable, build: Callable[[], Executable]) -> CompiledStatement:
-    """The statement `key` for the dialect of `work` (a Session or a UnitOfWork), built and
-    compiled on first use. `key` names one fixed statement: this cache does not evict."""
-    dialect = work.connection.dialect if isinstance(work, UnitOfWork) else work.get_bind().dialect
-    compiled = _compiled.get((dialect.name, key))
+def statement(
+    runner: Runner, key: Hashable, build: Callable[[], Executable], *, decode: bool = True
+) -> CompiledStatement:
+    """The statement `key` (built by `build`, the same statement for the same key) compiled
+    for the runner's dialect, on first use; a bounded cache (shapes of queries are many)."""
+    dialect = runner.dialect
+    cache_key = (dialect.name, key)
+    compiled = _compiled.get(cache_key)
     if compiled is None:
-        compiled = _compiled[(dialect.name, key)] = CompiledStatement(build(), dialect)
+        compiled = _compiled[cache_key] = CompiledStatement(build(), dialect, decode)
+        if len(_compiled) > _MAX_STATEMENTS:
+            _compiled.popitem(last=False)
     return compiled
-
-
-def connection_of(work: Any) -> Any:
-    """The DB-API connection of a unit of work's transaction, or of a Session's (begun if it
-    was not yet: BEGIN IMMEDIATE for a write session on SQLite), so that compiled statements
-    share the caller's transaction."""
-    if isinstance(work, UnitOfWork):
-        return work.dbapi
-    return work.connection().connection.dbapi_connection

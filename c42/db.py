@@ -17,11 +17,11 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from c42 import sync
-from c42.compiled import StatementCache
 from c42.settings import get_settings
 from c42.sqlite_lock import WriterLock, writer_lock
 from c42.unit_of_work import UnitOfWork
@@ -147,6 +147,17 @@ def _configure_sqlite(engine: Engine, lock: WriterLock | None) -> None:
             lock.release(dbapi_connection)
 
 
+class ReadWork:
+    """A read transaction's DB-API connection, where compiled statements run (a
+    `c42.compiled.Runner`, like a unit of work)."""
+
+    __slots__ = ("dbapi", "dialect")
+
+    def __init__(self, dbapi: Any, dialect: Dialect) -> None:
+        self.dbapi = dbapi
+        self.dialect = dialect
+
+
 class Database:
     """The engine plus two session factories: reads, and writes (which lock early on SQLite)."""
 
@@ -157,7 +168,6 @@ class Database:
         path = _sqlite_file(url)
         # The writers' queue of a SQLite file (the same object make_engine wired in).
         self.writer_lock = writer_lock(path) if path else None
-        self.statements = StatementCache(self.engine)
         self._local = threading.local()
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
@@ -199,7 +209,7 @@ class Database:
             connection.commit()
 
     @contextmanager
-    def raw_read(self) -> Iterator[Any]:
+    def raw_read(self) -> Iterator[ReadWork]:
         """A DB-API connection in a read transaction, for compiled hot-path queries.
 
         SQLite: one connection per thread, kept open (a pool check-out costs more than the
@@ -213,7 +223,7 @@ class Database:
                 self._local.connection = connection
             connection.execute("BEGIN")  # one snapshot for all queries of the request
             try:
-                yield connection
+                yield ReadWork(connection.dbapi_connection, self.engine.dialect)
             finally:
                 connection.execute("ROLLBACK")
             return
@@ -225,7 +235,7 @@ class Database:
         dbapi.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         dbapi.read_only = True
         try:
-            yield pooled
+            yield ReadWork(dbapi, self.engine.dialect)
             # COMMIT, not ROLLBACK, ends this read-only transaction: psycopg deallocates every
             # prepared statement of the connection on rollback, which re-planned the events
             # page on each request (~700 us of PostgreSQL CPU, measured).

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 
+class Executes(Protocol):
+    """Anything that runs a Core statement in its transaction: an ORM Session or a unit of
+    work (for repository functions that need no compiled statement)."""
+
+    def execute(self, statement: Any, parameters: Any = None, /) -> Any: ...
+
+
 class UnitOfWork:
-    """One transaction on one Core connection (see `Database.unit_of_work`)."""
+    """One transaction on one Core connection (see `Database.unit_of_work`), or the
+    transaction of an ORM session (`joining`). Either way a `c42.compiled.Runner`: compiled
+    statements run on `dbapi`, Core statements through `execute` (pending ORM changes first)."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._session: Session | None = None
+        self._owns_session = True
+
+    @classmethod
+    def joining(cls, session: Session) -> UnitOfWork:
+        """The unit of work of an ORM session's transaction (begun if it was not yet: BEGIN
+        IMMEDIATE for a write session on SQLite). Committing and closing stay with the
+        session's owner."""
+        work = cls(session.connection())
+        work._session = session
+        work._owns_session = False
+        return work
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.connection.dialect
 
     @property
     def dbapi(self) -> Any:
@@ -42,5 +67,5 @@ class UnitOfWork:
             self._session.flush()
 
     def close(self) -> None:
-        if self._session is not None:
+        if self._session is not None and self._owns_session:
             self._session.close()

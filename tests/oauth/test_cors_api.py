@@ -308,7 +308,7 @@ def test_origins_are_stored_normalised(
         public=True,
         cors_origins=["https://Spa.Example:443/", "https://spa.example"],
     )
-    with db.session(write=False) as session:
-        row = apps.find(session, app.client_id)
+    with db.unit_of_work() as work:
+        row = apps.find(work, app.client_id)
     assert row is not None
     assert row.cors_origins == ["https://spa.example"]

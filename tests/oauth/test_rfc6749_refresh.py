@@ -187,10 +187,10 @@ def test_refresh_tokens_limited_per_user_across_apps(
     `enforce_limits` call as the per-app test above)."""
     user = factory.user()
     app_ids = [make_app(db, settings, service_id).id for _ in range(3)]
-    with db.session() as session:
+    with db.unit_of_work() as work:
         for i in range(6):
             token_store.insert(
-                session,
+                work,
                 app_id=app_ids[i % 3],
                 user_id=user.id,
                 access_token=f"a-{user.id}-{i}",
@@ -201,8 +201,7 @@ def test_refresh_tokens_limited_per_user_across_apps(
                 access_lifetime=60,
                 refresh_lifetime=3600,
             )
-            session.flush()
-            token_store.enforce_limits(session, app_ids[i % 3], user.id, 10, 4)
+            token_store.enforce_limits(work, app_ids[i % 3], user.id, 10, 4)
     with db.session(write=False) as session:
         live = session.scalar(
             select(func.count())

@@ -66,9 +66,9 @@ def mint_bearer(
 ) -> dict[str, str]:
     """An access token for a real user, issued through the OAuth core's own storage."""
     access = secrets.new_opaque_token()
-    with db.session() as session:
+    with db.unit_of_work() as work:
         tokens.insert(
-            session,
+            work,
             app_id=app.id,
             user_id=user_id,
             access_token=access,

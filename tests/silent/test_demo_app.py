@@ -45,8 +45,8 @@ def _app(demo: dict[str, Any], name: str) -> App:
 def test_the_demo_silent_app_is_flagged_and_works(
     client: httpx.Client, db: Database, demo: dict[str, Any]
 ) -> None:
-    with db.session(write=False) as session:
-        row = apps.find(session, demo["apps"]["silent"]["client_id"])
+    with db.unit_of_work() as work:
+        row = apps.find(work, demo["apps"]["silent"]["client_id"])
         assert row is not None
         assert row.allow_silent and not row.is_public and row.client_secret_digest
         assert row.service_id == demo["service"]["id"]

@@ -29,7 +29,7 @@ _apps = OAuthApp.__table__
 
 
 class AppRow(NamedTuple):
-    """One oauth_apps row (columns in table order), as the token endpoint reads it."""
+    """One oauth_apps row as the token endpoint reads it (built by column name)."""
 
     id: str
     client_id: str
@@ -45,9 +45,6 @@ class AppRow(NamedTuple):
     created: datetime
     disabled_at: datetime | None
     post_logout_redirect_uris: list[str]
-
-
-assert AppRow._fields == tuple(_apps.c.keys()), "AppRow must follow the table's columns"
 
 
 @dataclass(frozen=True)
@@ -127,13 +124,24 @@ def create(
     return CreatedApp(app.id, app.client_id, secret, app.service_id)
 
 
-def find(session: Session | UnitOfWork, client_id: str) -> AppRow | None:
+def find(work: UnitOfWork, client_id: str) -> AppRow | None:
     """The app with this client_id (a compiled statement: every token request asks)."""
     if not client_id or len(client_id) > 64 or not is_accepted(client_id):
         return None  # SPEC §6: no such client (and never a NUL byte sent to PostgreSQL)
-    statement = compiled.statement(session, "apps.find", _build_find)
-    rows = statement.rows(compiled.connection_of(session), {"client_id": client_id})
-    return AppRow(*rows[0]) if rows else None
+    statement = compiled.statement(work, "apps.find", _build_find)
+    rows = statement.records(work, {"client_id": client_id}, AppRow)
+    return rows[0] if rows else None
+
+
+def by_id(work: UnitOfWork, app_id: str) -> AppRow | None:
+    """The app with this id, disabled or not (for naming it in records)."""
+    statement = compiled.statement(work, "apps.by_id", _build_by_id)
+    rows = statement.records(work, {"app_id": app_id}, AppRow)
+    return rows[0] if rows else None
+
+
+def _build_by_id() -> Any:
+    return select(*_apps.c).where(_apps.c.id == bindparam("app_id"))
 
 
 def _build_find() -> Any:
@@ -205,7 +213,7 @@ def set_secret(app: OAuthApp, server_key: str, client_secret: str) -> None:
     app.client_secret_digest = secrets.keyed_digest(client_secret, server_key)
 
 
-def check_secret(app: AppRow | OAuthApp, server_key: str, client_secret: str) -> bool:
+def check_secret(app: AppRow, server_key: str, client_secret: str) -> bool:
     """RFC 6749 §2.3.1, compared in constant time on the digests."""
     if app.is_public or not app.client_secret_digest or not client_secret:
         return False

@@ -30,7 +30,7 @@ from c42.auth.oauth.models import Client, Token
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.wellformed import AcceptedText, describable
 from c42.auth.oidc.id_tokens import IDTokens
-from c42.models import OAuthApp, OAuthAuthorizationCode, User
+from c42.models import OAuthAuthorizationCode, User
 from c42.unit_of_work import UnitOfWork
 
 
@@ -48,7 +48,7 @@ class OAuthServer(AuthorizationServer):
         self.uow = uow
         self.config = config
         self.revoked_access_digests: list[str] = []
-        self._apps: dict[str, apps.AppRow | OAuthApp] = {}
+        self._apps: dict[str, apps.AppRow] = {}
         self.register_token_generator("default", self._generate_token)
         # One reader of HTTP Basic client credentials, strict (RFC 6749 §2.3.1).
         self.register_client_auth_method(
@@ -233,8 +233,8 @@ class OAuthServer(AuthorizationServer):
                 return Token(row, kind)  # type: ignore[arg-type]
         return None
 
-    def _app(self, app_id: str) -> apps.AppRow | OAuthApp | None:
-        app = self._apps.get(app_id) or self.session.get(OAuthApp, app_id)
+    def _app(self, app_id: str) -> apps.AppRow | None:
+        app = self._apps.get(app_id) or apps.by_id(self.uow, app_id)
         if app is not None:
             self._apps[app_id] = app
         return app

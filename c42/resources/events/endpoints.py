@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from c42.auth.subject import AuthSubject
+from c42.compiled import Runner
 from c42.errors import InvalidRequest, NotFound
 from c42.resources import common, query
 from c42.resources.auth import Reader, Writer
 from c42.resources.deps import SessionDep, get_db, run_read
-from c42.resources.events import serialize, service
-from c42.resources.events.repository import EventFilters, EventQueries, split_ids
+from c42.resources.events import repository, serialize, service
+from c42.resources.events.repository import EventFilters, split_ids
 from c42.resources.events.schemas import EventFields
+from c42.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/api/v2/events", tags=["events"])
 EVENT_TYPES = frozenset({"normal", "todo", "time_block", "arrive_by", "depart_from", "route"})
@@ -54,34 +54,32 @@ async def list_events(request: Request, subject: Reader) -> Response:
         order_asc=query.boolean(params, "order_asc", paging.sync_token is None),
     )
     db = get_db(request)
-    queries = EventQueries(db.statements)
 
     def page() -> Response:
-        with db.raw_read() as conn:
-            rows, count, token = queries.list_page(conn, subject, filters, limit, offset)
-        data = [serialize.event(r, split_ids(r["calendar_ids"])) for r in rows]
-        return common.envelope(data, count, offset, token)
+        with db.raw_read() as reader:
+            found = repository.list_page(reader, subject, filters, limit, offset)
+        data = [serialize.event(r, split_ids(r["calendar_ids"])) for r in found.rows]
+        return common.envelope(data, found.total, offset, found.sync_token)
 
     return await run_read(db, page)
 
 
-def _one(queries: EventQueries, conn: Any, subject: AuthSubject, event_id: str) -> dict[str, Any]:
-    row = queries.get_one(conn, subject, event_id)
+def _one(runner: Runner, subject: AuthSubject, event_id: str, status: int = 200) -> Response:
+    """The event as the caller sees it, with the current sync token (404 if not visible)."""
+    row, sync_token = repository.get_one(runner, subject, event_id)
     if row is None:
         raise NotFound("Event not found.")
-    return serialize.event(row, split_ids(row["calendar_ids"]))
+    return common.one(serialize.event(row, split_ids(row["calendar_ids"])), sync_token, status)
 
 
 @router.get("/{id}/")
 async def get_event(request: Request, subject: Reader, id: str) -> Response:
     event_id = common.check_id(id, "Event")
     db = get_db(request)
-    queries = EventQueries(db.statements)
 
     def read() -> Response:
-        with db.raw_read() as conn:
-            data = _one(queries, conn, subject, event_id)
-            return common.one(data, queries.current_sync_token(conn))
+        with db.raw_read() as reader:
+            return _one(reader, subject, event_id)
 
     return await run_read(db, read)
 
@@ -91,10 +89,7 @@ def _respond(
 ) -> Response:
     """The event as the caller now sees it, read inside the write transaction."""
     session.flush()
-    queries = EventQueries(get_db(request).statements)
-    conn = session.connection().connection
-    data = _one(queries, conn, subject, event_id)
-    return common.one(data, queries.current_sync_token(conn), status)
+    return _one(UnitOfWork.joining(session), subject, event_id, status)
 
 
 @router.post("/", status_code=201)

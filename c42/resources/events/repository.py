@@ -7,15 +7,15 @@ parameters and run as compiled SQL on the DB-API connection (see `c42.compiled`)
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 
-from c42 import sync
+from c42 import compiled, sync
 from c42.access import events as rules
 from c42.access.readable import readable_events as readable
 from c42.auth.subject import AuthSubject
-from c42.compiled import StatementCache
+from c42.compiled import Runner
 from c42.sqlfunctions import comma_joined, wire_time
 
 events = rules.events
@@ -27,14 +27,6 @@ cals = rules.calendars
 _TIMES = frozenset({"start", "end", "due", "created", "modified"})
 # Timestamps leave the database already in the wire format (see c42.sqlfunctions).
 EVENT_COLUMNS = [wire_time(c).label(c.name) if c.name in _TIMES else c for c in events.c]
-ROW_NAMES = (
-    *(c.name for c in EVENT_COLUMNS),
-    "permission",
-    "previous_permission",
-    "rsvp_status",
-    "is_invitation",
-    "calendar_ids",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +45,31 @@ def _n(values: list[str] | None) -> int:
     return -1 if values is None else len(values)
 
 
-def _shape(subject: AuthSubject, f: EventFilters) -> tuple[Any, ...]:
-    return (
-        subject.service_id is not None,
-        _n(f.ids),
-        _n(f.service_ids),
-        _n(f.calendar_ids),
-        _n(f.calendar_ids_or),
-        _n(f.event_types),
-        f.sync_token is not None,
-        f.order_by,
-        f.order_asc,
+class Shape(NamedTuple):
+    """What decides a query's SQL (not its values): one compiled statement per shape."""
+
+    scoped: bool  # a service-scoped credential: only that service's events
+    n_ids: int  # how many values of each list filter (-1: filter absent)
+    n_svc: int
+    n_cal: int
+    n_calor: int
+    n_type: int
+    syncing: bool
+    order_by: str
+    order_asc: bool
+
+
+def _shape(subject: AuthSubject, f: EventFilters) -> Shape:
+    return Shape(
+        scoped=subject.service_id is not None,
+        n_ids=_n(f.ids),
+        n_svc=_n(f.service_ids),
+        n_cal=_n(f.calendar_ids),
+        n_calor=_n(f.calendar_ids_or),
+        n_type=_n(f.event_types),
+        syncing=f.sync_token is not None,
+        order_by=f.order_by,
+        order_asc=f.order_asc,
     )
 
 
@@ -128,16 +134,15 @@ class _Source:
     sort: Any  # the column of the shape's order
 
 
-def _source(shape: tuple[Any, ...]) -> _Source:
+def _source(shape: Shape) -> _Source:
     """The visible (or, when syncing, changed) events of the shape.
 
     A list reads the caller's rows of `readable_events` (the read rule kept as rows, see
     `c42.access.readable`): one index range, sort keys included. A sync evaluates the rule
     itself, which also reports the events the caller lost access to (SPEC §4)."""
-    scoped, n_ids, n_svc, n_cal, n_calor, n_type, syncing, order_by, _ = shape
     user = bindparam("user_id")
-    ids = _binds("ids", n_ids) if n_ids >= 0 else None
-    if syncing:
+    ids = _binds("ids", shape.n_ids) if shape.n_ids >= 0 else None
+    if shape.syncing:
         access = rules.permission_subquery(user, ids, lost=True)
         # Changed after the token: the event itself or the caller's relation to it. Deleted
         # events and relations turned `removed` stay listed, shown as id + permission.
@@ -151,49 +156,54 @@ def _source(shape: tuple[Any, ...]) -> _Source:
             .outerjoin(subs, and_(subs.c.event_id == events.c.id, subs.c.user_id == user))
             .where(or_(*changed, _calendar_relation_changed(user, since)))
         )
-        source = _Source(statement, events.c.id, access.c.permission, events.c[order_by])
+        source = _Source(statement, events.c.id, access.c.permission, events.c[shape.order_by])
         service_id = events.c.service_id
     else:
         statement = select().select_from(readable).where(readable.c.user_id == user)
-        if n_type >= 0:
+        if shape.n_type >= 0:
             statement = statement.join(events, events.c.id == readable.c.event_id)
         source = _Source(
-            statement, readable.c.event_id, readable.c.permission, readable.c[order_by]
+            statement, readable.c.event_id, readable.c.permission, readable.c[shape.order_by]
         )
         service_id = readable.c.service_id
     conditions: list[Any] = []
-    if scoped:
+    if shape.scoped:
         conditions.append(service_id == bindparam("scope_service"))
     if ids is not None:
         conditions.append(source.event_id.in_(ids))
-    if n_svc >= 0:
-        conditions.append(service_id.in_(_binds("svc", n_svc)))
-    if n_type >= 0:
-        conditions.append(events.c.event_type.in_(_binds("type", n_type)))
-    for calendar in _binds("cal", max(n_cal, 0)):
+    if shape.n_svc >= 0:
+        conditions.append(service_id.in_(_binds("svc", shape.n_svc)))
+    if shape.n_type >= 0:
+        conditions.append(events.c.event_type.in_(_binds("type", shape.n_type)))
+    for calendar in _binds("cal", max(shape.n_cal, 0)):
         conditions.append(_in_visible_calendar(user, ec.c.calendar_id == calendar, source.event_id))
-    if n_calor >= 0:
-        which = ec.c.calendar_id.in_(_binds("calor", n_calor))
+    if shape.n_calor >= 0:
+        which = ec.c.calendar_id.in_(_binds("calor", shape.n_calor))
         conditions.append(_in_visible_calendar(user, which, source.event_id))
     return replace(source, statement=source.statement.where(*conditions))
 
 
-def _count_statement(shape: tuple[Any, ...]) -> Any:
-    return _source(shape).statement.add_columns(func.count())
+def _count_statement(shape: Shape) -> Any:
+    """The count alone (a `limit=0` list, or an empty page), with the current sync token:
+    one statement, so one snapshot, on both databases."""
+    return _source(shape).statement.add_columns(
+        func.count().label("total"), _current_sync_token().label("current_sync_token")
+    )
 
 
-def _page_statement(shape: tuple[Any, ...]) -> Any:
+def _page_statement(shape: Shape) -> Any:
     """Two steps: choose the page's event ids (narrow rows: id, permission, sort key, the
     total), then fetch the wide rows of just those events. Formatting and reading every
     column of every visible event only to keep ten cost 4x more."""
-    syncing, order_asc = shape[6], shape[8]
+    order_asc = shape.order_asc
     source = _source(shape)
     # A list counts with its own index range; a sync counts the rows it has computed anyway.
-    total = func.count().over() if syncing else _count_statement(shape).scalar_subquery()
+    count = _source(shape).statement.add_columns(func.count())
+    total = func.count().over() if shape.syncing else count.scalar_subquery()
     key = source.sort
     # Nulls last on both databases (SQLite would put them first, PostgreSQL last); sync
     # tokens are never null, and without the clause an index gives their order.
-    nullable = shape[7] != "sync_token"
+    nullable = shape.order_by != "sync_token"
     order = key.asc() if order_asc else key.desc()
     tie = source.event_id.asc() if order_asc else source.event_id.desc()
     page = (
@@ -219,7 +229,7 @@ def _page_statement(shape: tuple[Any, ...]) -> Any:
             subs.c.is_invitation,
             _visible_calendar_ids(),
             page.c.total,
-            sync.watermark().label("current_sync_token"),
+            _current_sync_token().label("current_sync_token"),
         )
         .select_from(page)
         .join(events, events.c.id == page.c.event_id)
@@ -248,37 +258,52 @@ def split_ids(joined: str | None) -> list[str]:
     return sorted(joined.split(",")) if joined else []
 
 
-_SYNC_TOKEN = select(sync.watermark())  # c42.sync: what a read reports
+def _current_sync_token() -> Any:
+    """The current sync token (`c42.sync`'s watermark) as a column, so that a page, its count
+    and the token come from one statement (one snapshot, one round trip)."""
+    return sync.watermark()
 
 
-class EventQueries:
-    """The compiled event queries of one database (one instance per Database)."""
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[dict[str, Any]]  # column name -> value (see `_page_statement`)
+    total: int
+    sync_token: int
 
-    def __init__(self, cache: StatementCache) -> None:
-        self.cache = cache
 
-    def current_sync_token(self, conn: Any) -> int:
-        return int(self.cache.get("sync_token", lambda: _SYNC_TOKEN).execute(conn, {})[0][0])
+def list_page(
+    runner: Runner, subject: AuthSubject, f: EventFilters, limit: int, offset: int
+) -> Page:
+    """A page of the caller's events with the total and the current sync token: one
+    statement (two when the page is empty: the count then comes on its own)."""
+    if any(v == [] for v in (f.ids, f.service_ids, f.calendar_ids_or, f.event_types)):
+        # `ids=[]`: IN () matches nothing; only the sync token is read.
+        token = compiled.statement(runner, "events.sync_token", _sync_token_statement)
+        [(current,)] = token.rows(runner, {})
+        return Page([], 0, current)
+    shape = _shape(subject, f)
+    params = _params(subject, f)
+    if limit:
+        page = compiled.statement(
+            runner, ("events.page", shape), lambda: _page_statement(shape), decode=False
+        )
+        rows = page.mappings(runner, {**params, "limit": limit, "offset": offset})
+        if rows:
+            return Page(rows, rows[0]["total"], rows[0]["current_sync_token"])
+    counted = compiled.statement(
+        runner, ("events.count", shape), lambda: _count_statement(shape), decode=False
+    )
+    [(total, current)] = counted.rows(runner, params)
+    return Page([], int(total), current)
 
-    def list_page(
-        self, conn: Any, subject: AuthSubject, f: EventFilters, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int, int]:
-        """(rows, total count, current sync token); usually a single query."""
-        if any(v == [] for v in (f.ids, f.service_ids, f.calendar_ids_or, f.event_types)):
-            return [], 0, self.current_sync_token(conn)  # `ids=[]`: IN () matches nothing
-        shape = _shape(subject, f)
-        params = _params(subject, f)
-        if limit:
-            page = self.cache.get(("page", shape), lambda: _page_statement(shape))
-            rows = page.execute(conn, {**params, "limit": limit, "offset": offset})
-            if rows:
-                last = rows[0]
-                return [dict(zip(ROW_NAMES, r, strict=False)) for r in rows], last[-2], last[-1]
-        # limit=0, or an empty page: count on its own.
-        counted = self.cache.get(("count", shape), lambda: _count_statement(shape))
-        count = int(counted.execute(conn, params)[0][0])
-        return [], count, self.current_sync_token(conn)
 
-    def get_one(self, conn: Any, subject: AuthSubject, event_id: str) -> dict[str, Any] | None:
-        rows, _, _ = self.list_page(conn, subject, EventFilters(ids=[event_id]), 1, 0)
-        return rows[0] if rows else None
+def _sync_token_statement() -> Any:
+    return select(_current_sync_token().label("current_sync_token"))
+
+
+def get_one(
+    runner: Runner, subject: AuthSubject, event_id: str
+) -> tuple[dict[str, Any] | None, int]:
+    """The event as the caller sees it (None when not visible) and the current sync token."""
+    page = list_page(runner, subject, EventFilters(ids=[event_id]), 1, 0)
+    return (page.rows[0] if page.rows else None), page.sync_token
