@@ -10,7 +10,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from c42 import outage
+from c42 import audit, outage
 from c42.errors import error_body
 from c42.logs import get_logger
 from c42.ops import request_ids
@@ -183,6 +183,7 @@ class HeadersAndLogMiddleware:
         state = scope.setdefault("state", {})  # shared with inner copies of the scope
         state["request_id"] = request_id = request_ids.from_headers(scope["headers"])
         request_ids.current.set(request_id)  # this request's task only
+        audit.bind(scope)  # where audit records of this request come from (read on demand)
         request_id_header = (b"x-request-id", request_id.encode())
 
         async def send_wrapper(message: Message) -> None:

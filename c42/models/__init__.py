@@ -1,7 +1,7 @@
 """All tables, one file per family. Importing this package registers them on `Base.metadata`."""
 
 from c42.models.base import Base, new_id, utcnow
-from c42.models.credentials import ActionToken, SecurityEvent, UserToken
+from c42.models.credentials import ActionToken, AuditEvent, UserToken
 from c42.models.oauth import OAuthApp, OAuthAuthorizationCode, OAuthConsent, OAuthToken
 from c42.models.oidc import OIDCGrant, OIDCSigningKey
 from c42.models.planning import (
@@ -18,6 +18,7 @@ from c42.models.users import Service, ServiceSubscription, User
 
 __all__ = [
     "ActionToken",
+    "AuditEvent",
     "Base",
     "BrowserSession",
     "Calendar",
@@ -32,7 +33,6 @@ __all__ = [
     "OIDCGrant",
     "OIDCSigningKey",
     "ReadableEvent",
-    "SecurityEvent",
     "Service",
     "ServiceSubscription",
     "SyncCounter",

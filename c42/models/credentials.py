@@ -1,11 +1,11 @@
-"""User Tokens, Action Tokens and the security event log. Only digests are stored."""
+"""User Tokens, Action Tokens and the audit log. Only digests are stored."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from c42.models.base import Base, new_id, partial_index, utcnow
@@ -56,14 +56,26 @@ class ActionToken(Base):
     )
 
 
-class SecurityEvent(Base):
-    """Append-only log of security-relevant happenings (refresh reuse, merges, revocations)."""
+class AuditEvent(Base):
+    """The audit log (SPEC §8): one row per security-relevant happening, written in the
+    transaction of the change it records (c42.audit). Ids only: never a secret."""
 
-    __tablename__ = "security_events"
+    __tablename__ = "audit_events"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    kind: Mapped[str] = mapped_column(String(64), index=True)
-    user_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    app_id: Mapped[str | None] = mapped_column(String(32))
+    time: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str | None] = mapped_column(String(32))  # who did it (staff for admin)
+    user_id: Mapped[str | None] = mapped_column(String(32))  # whose account it concerns
+    client_id: Mapped[str | None] = mapped_column(String(64))  # the OAuth app's client_id
+    service_id: Mapped[str | None] = mapped_column(String(32))
+    credential_id: Mapped[str | None] = mapped_column(String(32))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_audit_events_user_id_time", "user_id", "time"),
+        Index("ix_audit_events_type_time", "type", "time"),
+        Index("ix_audit_events_client_id_time", "client_id", "time"),
+    )

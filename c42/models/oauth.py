@@ -78,6 +78,7 @@ class OAuthToken(Base):
     access_revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     refresh_revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime)  # refresh token was used
+    last_used: Mapped[datetime | None] = mapped_column(DateTime)  # access token, to the minute
 
     __table_args__ = (
         # Live refresh tokens per user (the limits of SPEC §5.3, counted on every issuance):

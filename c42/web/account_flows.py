@@ -14,13 +14,13 @@ from sqlalchemy import CursorResult, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from c42 import accounts
+from c42 import accounts, audit
 from c42.auth import browser_sessions
 from c42.auth.passwords import hash_password, verify_password
 from c42.db import Database
 from c42.emails import InvalidEmail, normalise_email
 from c42.logs import get_logger
-from c42.models import OAuthToken, SecurityEvent, User, utcnow
+from c42.models import OAuthToken, User, utcnow
 from c42.settings import Settings
 from c42.web.links import SignedLinks, absolute, with_next
 from c42.web.session import password_fingerprint
@@ -66,12 +66,19 @@ def check_login(db: Database, email: str, password: str) -> tuple[LoginOutcome, 
         user = accounts.find_user(session, address) if address else None
     password_hash = user.password_hash if _is_real(user) and user is not None else None
     if not verify_password(password_hash, password) or user is None:
-        return LoginOutcome.INVALID, None
-    if not user.is_active:
-        if not user.email_verified:
-            return LoginOutcome.UNVERIFIED, None
-        return LoginOutcome.INACTIVE, None
-    return LoginOutcome.OK, user
+        outcome = LoginOutcome.INVALID
+    elif not user.is_active:
+        outcome = LoginOutcome.UNVERIFIED if not user.email_verified else LoginOutcome.INACTIVE
+    else:
+        return LoginOutcome.OK, user  # recorded with the session it starts (web.session)
+    with db.session() as session:
+        audit.record(
+            session,
+            audit.Types.LOGIN_FAILED,
+            user_id=user.id if user is not None and _is_real(user) else None,
+            reason=outcome.value,
+        )
+    return outcome, None
 
 
 # --- registration ------------------------------------------------------------------------
@@ -121,6 +128,7 @@ def register(
                 return Registration(None, None)  # deactivated: nothing to send
             session.flush()
             user_id, fingerprint = user.id, password_fingerprint(settings, user.password_hash)
+            audit.record(session, audit.Types.REGISTERED, user_id=user_id, actor_id=user_id)
     except IntegrityError:
         log.info("registration for %s raced with another one", address)
         return Registration(None, None)
@@ -186,7 +194,7 @@ def activate(db: Database, settings: Settings, token: str) -> PendingVerificatio
         user = pending.user
         user.is_active = True
         user.email_verified = True
-        session.add(SecurityEvent(kind="email_verified", user_id=user.id, detail={}))
+        audit.record(session, audit.Types.EMAIL_VERIFIED, user_id=user.id, actor_id=user.id)
         session.flush()
         return pending
 
@@ -203,6 +211,8 @@ def password_reset_mail(db: Database, settings: Settings, email: str) -> Mail | 
         user = accounts.find_user(session, address)
     if user is None or not _is_real(user) or not user.is_active:
         return None
+    with db.session() as session:
+        audit.record(session, audit.Types.PASSWORD_RESET_REQUESTED, user_id=user.id)
     # The fingerprint of the current password hash makes the link single-use: once the
     # password changes, it no longer matches.
     token = SignedLinks(settings).dumps(
@@ -265,8 +275,12 @@ def reset_password(db: Database, settings: Settings, token: str, new_password: s
         )
         revoked = int(cast(CursorResult[Any], result).rowcount)
         browser_sessions.end_sessions(session, user.id)  # SPEC §5.3: every browser, this one too
-        session.add(
-            SecurityEvent(kind="password_reset", user_id=user.id, detail={"tokens": revoked})
+        audit.record(
+            session,
+            audit.Types.PASSWORD_RESET,
+            user_id=user.id,
+            actor_id=user.id,
+            revoked_oauth_tokens=revoked,
         )
         session.flush()
         return user

@@ -23,7 +23,9 @@ import redis
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from c42 import redis_link
+from c42 import accounts, audit, redis_link
+from c42.db import Database
+from c42.emails import InvalidEmail
 from c42.errors import TooManyRequests
 from c42.ops import metrics
 from c42.redis_link import RedisLink
@@ -33,6 +35,8 @@ _MAX_MEMORY_KEYS = 50_000
 
 class RateLimited(TooManyRequests):
     """429 with `Retry-After` (RFC 6585 §4)."""
+
+    lockout_started = False  # the first refusal of its window (audited once, SPEC §8)
 
 
 def parse_rate(text: str) -> tuple[int, int]:
@@ -80,21 +84,48 @@ class RateLimiter:
         if key:
             normal = key.strip().lower().encode("utf-8", "replace")
             buckets.append("key:" + hashlib.sha256(normal).hexdigest()[:32])
-        retry_after = self.hit(buckets)
+        retry_after, first = self._hit(buckets)
         if retry_after is not None:
             metrics.rate_limit_refused(self.name)
-            raise RateLimited(
+            refusal = RateLimited(
                 "Too many attempts; retry later.", headers={"Retry-After": str(retry_after)}
             )
+            refusal.lockout_started = first
+            raise refusal
 
     async def hit_or_raise_async(self, request: Request, key: str | None = None) -> None:
-        if self._redis is None or not self._redis.usable():
-            self.hit_or_raise(request, key)  # in-process: no I/O
-        else:
-            await run_in_threadpool(self.hit_or_raise, request, key)
+        try:
+            if self._redis is None or not self._redis.usable():
+                self.hit_or_raise(request, key)  # in-process: no I/O
+            else:
+                await run_in_threadpool(self.hit_or_raise, request, key)
+        except RateLimited as exc:
+            if exc.lockout_started:  # SPEC §8: one audit record per lock-out, not per refusal
+                await run_in_threadpool(self._record_lockout, request.app.state.db, key)
+            raise
+
+    def _record_lockout(self, db: Database, key: str | None) -> None:
+        with db.session() as session:
+            user = None
+            if key and "@" in key:
+                try:
+                    user = accounts.find_user(session, key)
+                except InvalidEmail:
+                    user = None
+            audit.record(
+                session,
+                audit.Types.RATE_LIMITED,
+                user_id=user.id if user is not None else None,
+                limiter=self.name,
+                window_seconds=self.window,
+            )
 
     def hit(self, buckets: list[str]) -> int | None:
         """Count one attempt in each bucket; seconds to wait when any is over the limit."""
+        return self._hit(buckets)[0]
+
+    def _hit(self, buckets: list[str]) -> tuple[int | None, bool]:
+        """`hit`, and whether this attempt is the first refused one of its window."""
         now = time.time()
         index = int(now // self.window)
         names = [f"{self.prefix}:{self.name}:{bucket}:{index}" for bucket in buckets]
@@ -104,8 +135,9 @@ class RateLimiter:
         if counts is None:
             counts = self._incr_memory(names, index)
         if max(counts) <= self.limit:
-            return None
-        return max(1, math.ceil((index + 1) * self.window - now))
+            return None, False
+        first = self.limit + 1 in counts
+        return max(1, math.ceil((index + 1) * self.window - now)), first
 
     def _incr_redis(self, link: RedisLink, names: list[str]) -> list[int] | None:
         try:

@@ -23,6 +23,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from c42 import audit
 from c42.auth import browser_sessions
 from c42.auth.browser_sessions import LiveSession
 from c42.db import Database
@@ -117,7 +118,15 @@ async def log_in(request: Request, user: User) -> None:
         with db.session() as session:
             if previous is not None:
                 browser_sessions.end_sessions(session, previous.user_id, only=previous.id)
-            return browser_sessions.start(session, user.id, user_agent=user_agent, ip=ip)
+            started = browser_sessions.start(session, user.id, user_agent=user_agent, ip=ip)
+            audit.record(
+                session,
+                audit.Types.LOGIN,
+                user_id=user.id,
+                actor_id=user.id,
+                credential_id=started.session.id,
+            )
+            return started
 
     started = await run_in_threadpool(start)
     data = session_data(request)
@@ -136,6 +145,13 @@ async def log_out(request: Request) -> None:
         def end() -> None:
             with db.session() as session:
                 browser_sessions.end_sessions(session, login.user_id, only=login.id)
+                audit.record(
+                    session,
+                    audit.Types.LOGOUT,
+                    user_id=login.user_id,
+                    actor_id=login.user_id,
+                    credential_id=login.id,
+                )
 
         await run_in_threadpool(end)
     session_data(request).clear()

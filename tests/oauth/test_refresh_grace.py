@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from c42.auth import secrets
 from c42.db import Database
-from c42.models import OAuthToken, SecurityEvent, utcnow
+from c42.models import AuditEvent, OAuthToken, utcnow
 from c42.settings import Settings
 from tests.conftest import LiveServer
 from tests.oauth.helpers import App, Browser, exchange, make_app, pkce, refresh
@@ -67,8 +67,8 @@ def _reuse_events(db: Database, app: App) -> int:
     with db.session(write=False) as session:
         count = session.scalar(
             select(func.count())
-            .select_from(SecurityEvent)
-            .where(SecurityEvent.app_id == app.id, SecurityEvent.kind == "refresh_token_reuse")
+            .select_from(AuditEvent)
+            .where(AuditEvent.client_id == app.client_id, AuditEvent.type == "refresh_token_reuse")
         )
     return int(count or 0)
 

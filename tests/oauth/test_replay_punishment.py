@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from c42.auth import secrets
 from c42.db import Database
-from c42.models import OAuthToken, SecurityEvent
+from c42.models import AuditEvent, OAuthToken
 from c42.settings import Settings
 from tests.oauth.helpers import App, Browser, exchange, make_app, pkce, refresh, token_request
 
@@ -32,8 +32,8 @@ def _events(db: Database, app: App, kind: str) -> int:
     with db.session(write=False) as session:
         count = session.scalar(
             select(func.count())
-            .select_from(SecurityEvent)
-            .where(SecurityEvent.app_id == app.id, SecurityEvent.kind == kind)
+            .select_from(AuditEvent)
+            .where(AuditEvent.client_id == app.client_id, AuditEvent.type == kind)
         )
     return int(count or 0)
 

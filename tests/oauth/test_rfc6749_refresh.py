@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from c42.auth.oauth import tokens as token_store
 from c42.db import Database
-from c42.models import OAuthToken, SecurityEvent, User, utcnow
+from c42.models import AuditEvent, OAuthToken, User, utcnow
 from c42.settings import Settings
 from tests.factories import Factory
 from tests.oauth.helpers import App, Browser, exchange, make_app, pkce, refresh
@@ -68,8 +68,8 @@ def test_reuse_of_rotated_token_revokes_the_family(
     assert refresh(client, web_app, third["refresh_token"]).json()["error"] == "invalid_grant"
     with db.session(write=False) as session:
         events = session.scalars(
-            select(SecurityEvent).where(
-                SecurityEvent.app_id == web_app.id, SecurityEvent.kind == "refresh_token_reuse"
+            select(AuditEvent).where(
+                AuditEvent.client_id == web_app.client_id, AuditEvent.type == "refresh_token_reuse"
             )
         ).all()
     assert len(events) == 1

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from c42.db import Database
-from c42.models import OAuthAuthorizationCode, SecurityEvent, utcnow
+from c42.models import AuditEvent, OAuthAuthorizationCode, utcnow
 from c42.settings import Settings
 from tests.oauth.helpers import App, Browser, exchange, make_app, token_request
 
@@ -90,7 +90,7 @@ def test_code_is_single_use_and_replay_revokes(
     _assert_error(refreshed, "invalid_grant")
     with db.session(write=False) as session:
         kinds = session.scalars(
-            select(SecurityEvent.kind).where(SecurityEvent.app_id == web_app.id)
+            select(AuditEvent.type).where(AuditEvent.client_id == web_app.client_id)
         ).all()
     assert "authorization_code_reuse" in kinds
 

@@ -17,12 +17,12 @@ from c42.access.permissions import Permission
 from c42.auth.silent import merge as merge_module
 from c42.db import Database
 from c42.models import (
+    AuditEvent,
     CalendarSubscription,
     EventSubscription,
     OAuthAuthorizationCode,
     OAuthConsent,
     OAuthToken,
-    SecurityEvent,
     User,
     utcnow,
 )
@@ -86,13 +86,11 @@ def user_row(db: Database, user_id: str) -> User:
     return user
 
 
-def events_of(db: Database, kind: str, user_id: str) -> list[SecurityEvent]:
+def events_of(db: Database, kind: str, user_id: str) -> list[AuditEvent]:
     with db.session(write=False) as session:
         return list(
             session.scalars(
-                select(SecurityEvent).where(
-                    SecurityEvent.kind == kind, SecurityEvent.user_id == user_id
-                )
+                select(AuditEvent).where(AuditEvent.type == kind, AuditEvent.user_id == user_id)
             )
         )
 
@@ -176,7 +174,7 @@ def test_end_to_end_silent_then_register_verify_and_consent(
         )
         assert session.scalar(code_rows) is None
     [event] = events_of(db, "sandbox_merged", real_id)
-    assert event.app_id == app.id
+    assert event.client_id == app.client_id
     assert event.detail["sandbox_user_id"] == closed.id
     assert event.detail["events"] == 2 and event.detail["calendars"] == 1
     # The address now has an activated account: the silent flow sends the app to the normal one.
@@ -368,8 +366,8 @@ def _snapshot(db: Database, user_ids: list[str]) -> dict[str, Any]:
                 )
             ),
             "merged_events": rows(
-                select(SecurityEvent.__table__).where(
-                    SecurityEvent.kind == "sandbox_merged", SecurityEvent.user_id.in_(user_ids)
+                select(AuditEvent.__table__).where(
+                    AuditEvent.type == "sandbox_merged", AuditEvent.user_id.in_(user_ids)
                 )
             ),
             "sync_counter": rows(select(SyncCounter.__table__)),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from c42 import accounts
 from c42.db import Database
-from c42.models import OAuthApp, OAuthToken, SecurityEvent, new_id, utcnow
+from c42.models import AuditEvent, OAuthApp, OAuthToken, new_id, utcnow
 from tests.factories import Factory, Person, unique_email
 from tests.web.helpers import (
     PASSWORD,
@@ -96,11 +96,11 @@ def test_reset_ends_sessions_revokes_tokens_and_changes_the_password(
         assert all(t.refresh_revoked_at is not None for t in tokens)
         assert all(t.access_revoked_at is not None for t in tokens)
         event = s.scalar(
-            select(SecurityEvent).where(
-                SecurityEvent.user_id == person.id, SecurityEvent.kind == "password_reset"
+            select(AuditEvent).where(
+                AuditEvent.user_id == person.id, AuditEvent.type == "password_reset"
             )
         )
-        assert event is not None and event.detail == {"tokens": 2}
+        assert event is not None and event.detail == {"revoked_oauth_tokens": 2}
 
     assert log_in(web, person.email, PASSWORD).status_code == 400
     assert log_in(web, person.email, NEW_PASSWORD).status_code == 303

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from c42 import accounts
 from c42.db import Database
-from c42.models import SecurityEvent, User
+from c42.models import AuditEvent, User
 from tests.factories import Factory, unique_email
 from tests.web.helpers import (
     PASSWORD,
@@ -79,7 +79,7 @@ def test_register_verify_activates_logs_in_and_continues_to_next(
     assert user is not None and user.is_active and user.email_verified
     assert is_logged_in(web)
     with db.session(write=False) as s:
-        kinds = s.scalars(select(SecurityEvent.kind).where(SecurityEvent.user_id == user.id))
+        kinds = s.scalars(select(AuditEvent.type).where(AuditEvent.user_id == user.id))
         assert "email_verified" in list(kinds)
 
     # The link is used up; the account logs in with its password from now on.

@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from c42 import audit
 from c42.auth import secrets
 from c42.auth.subject import Grant
 from c42.db import Database
@@ -147,6 +148,15 @@ def create(
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        audit.Types.CREDENTIAL_ISSUED,
+        user_id=user_id,
+        actor_id=creator_id,
+        service_id=service_id,
+        credential_id=row.id,
+        kind="action_token",
+    )
     return CreatedActionToken(row, secret)
 
 
@@ -189,6 +199,15 @@ def revoke(session: Session, user_id: str, token_id: str) -> str | None:
         return None
     row.revoked_at = utcnow()
     session.flush()
+    audit.record(
+        session,
+        audit.Types.CREDENTIAL_REVOKED,
+        user_id=row.user_id,
+        actor_id=user_id,
+        service_id=row.service_id,
+        credential_id=row.id,
+        kind="action_token",
+    )
     return row.digest
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from c42 import audit
 from c42.auth import scopes
 from c42.models import OAuthApp, OAuthConsent, Service, utcnow
 
@@ -47,13 +48,30 @@ def remember(session: Session, app_id: str, user_id: str, scope: str) -> None:
         row.scope = scopes.join(scopes.parse(row.scope) | scopes.parse(scope))
         row.modified = now
     session.flush()
+    audit.record(
+        session,
+        audit.Types.CONSENT_GIVEN,
+        user_id=user_id,
+        actor_id=user_id,
+        client_id=audit.client_of(session, app_id),
+        scope=scope,
+    )
 
 
 def forget(session: Session, app_id: str, user_id: str) -> bool:
     result = session.execute(
         delete(OAuthConsent).where(OAuthConsent.app_id == app_id, OAuthConsent.user_id == user_id)
     )
-    return bool(getattr(result, "rowcount", 0))
+    forgotten = bool(getattr(result, "rowcount", 0))
+    if forgotten:
+        audit.record(
+            session,
+            audit.Types.CONSENT_WITHDRAWN,
+            user_id=user_id,
+            actor_id=user_id,
+            client_id=audit.client_of(session, app_id),
+        )
+    return forgotten
 
 
 def authorised_apps(session: Session, user_id: str) -> list[AuthorisedApp]:

@@ -9,6 +9,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
+from c42 import audit
 from c42.auth.oauth import tokens
 from c42.auth.oauth.models import Client, Token
 
@@ -44,6 +45,16 @@ class Revocation(RevocationEndpoint):
         else:
             revoked = tokens.revoke_access(session, token.row.id)
         self.server.revoked_access_digests.extend(revoked)
+        audit.record(
+            session,
+            audit.Types.CREDENTIAL_REVOKED,
+            user_id=token.row.user_id,
+            client_id=self.server.client_id_of(token.row.app_id),
+            credential_id=token.row.id,
+            kind="oauth",
+            which=token.kind,
+            via="revocation_endpoint",
+        )
 
 
 class Introspection(IntrospectionEndpoint):

@@ -21,6 +21,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc9207 import IssuerParameter
 from sqlalchemy.orm import Session
 
+from c42 import audit
 from c42.auth import scopes, secrets
 from c42.auth.oauth import apps, client_auth, tokens
 from c42.auth.oauth.config import OAuthConfig
@@ -114,7 +115,7 @@ class OAuthServer(AuthorizationServer):
             family_id, code_id = previous.row.family_id, previous.row.code_id
         else:
             family_id, code_id = None, code.id if code is not None else None
-        tokens.insert(
+        token_id = tokens.insert(
             self.uow,
             app_id=request.client.id,
             user_id=request.user.id,
@@ -126,6 +127,17 @@ class OAuthServer(AuthorizationServer):
             access_lifetime=self.config.access_token_lifetime,
             refresh_lifetime=self.config.refresh_token_lifetime,
         )
+        if previous is None:  # a new grant (a rotation continues its family: not audited)
+            audit.record(
+                self.uow,
+                audit.Types.CREDENTIAL_ISSUED,
+                user_id=request.user.id,
+                client_id=request.client.client_id,
+                service_id=request.client.service_id,
+                credential_id=token_id,
+                kind="oauth",
+                scope=token["scope"],
+            )
         if token.get("refresh_token"):
             tokens.enforce_limits(
                 self.uow,
@@ -251,12 +263,13 @@ class OAuthServer(AuthorizationServer):
         """RFC 6749 §4.1.2 / §10.5: a code used twice revokes what it issued."""
         revoked = tokens.revoke_issued_from_code(self.uow, code.id)
         self.revoked_access_digests.extend(revoked)
-        tokens.record_event(
+        audit.record(
             self.session,
-            "authorization_code_reuse",
+            audit.Types.CODE_REPLAY,
             user_id=code.user_id,
-            app_id=code.app_id,
-            code_id=code.id,
+            client_id=self.client_id_of(code.app_id),
+            service_id=self.service_id_of(code.app_id),
+            credential_id=code.id,
             revoked_tokens=len(revoked),
         )
 
@@ -264,13 +277,15 @@ class OAuthServer(AuthorizationServer):
         """RFC 9700 §4.14.2: reuse of a rotated refresh token revokes its whole family."""
         revoked = tokens.revoke_family(self.uow, row.family_id)
         self.revoked_access_digests.extend(revoked)
-        tokens.record_event(
+        audit.record(
             self.session,
-            "refresh_token_reuse",
+            audit.Types.REFRESH_REUSE,
             user_id=row.user_id,
-            app_id=row.app_id,
-            token_id=row.id,
+            client_id=self.client_id_of(row.app_id),
+            service_id=self.service_id_of(row.app_id),
+            credential_id=row.id,
             family_id=row.family_id,
+            revoked_tokens=len(revoked),
         )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 
-from c42.auth.oauth import tokens
+from c42 import audit
 from c42.auth.oauth.models import Client
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.server import OAuthServer
@@ -66,8 +66,13 @@ def after_consent(server: OAuthServer, client: Client, user: User) -> None:
         session.info.clear()
         session.info.update(before)  # a sync token taken inside the savepoint was rolled back
         log.exception("sandbox merge failed; both accounts left unchanged")
-        tokens.record_event(
-            session, "sandbox_merge_failed", user_id=user.id, app_id=client.id, sandbox_id=sandbox
+        audit.record(
+            session,
+            audit.Types.SANDBOX_MERGE_FAILED,
+            user_id=user.id,
+            client_id=client.client_id,
+            service_id=client.service_id,
+            sandbox_user_id=sandbox,
         )
         return
     server.revoked_access_digests.extend(result.revoked_access_digests)

@@ -14,7 +14,7 @@ part of that account, in the caller's transaction:
   create Action Tokens for the account, which consenting to an app does not grant); it is
   deactivated with the sandbox;
 - the sandbox user is closed, its OAuth tokens revoked (access and refresh), its consents
-  and authorization codes deleted, and a `sandbox_merged` security event recorded.
+  and authorization codes deleted, and a `sandbox_merged` audit record written (c42.audit).
 
 Every step is a module-level function on Core tables, so a test can make one fail and check
 that the transaction leaves both sides untouched. No HTTP here.
@@ -28,6 +28,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, and_, case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from c42 import audit
 from c42.access import readable
 from c42.access.permissions import Permission
 from c42.auth.oauth import tokens
@@ -46,7 +47,7 @@ from c42.models import (
     utcnow,
 )
 
-MERGED = "sandbox_merged"
+MERGED = audit.Types.SANDBOX_MERGED
 _cals = cast(Table, Calendar.__table__)
 _events = cast(Table, Event.__table__)
 _ec = cast(Table, EventCalendar.__table__)
@@ -114,13 +115,13 @@ def merge(session: Session, *, sandbox_id: str, into: User, app_id: str | None) 
     readable.refresh(session, user_id=sb)
     result.revoked_access_digests = retire_credentials(session, sb)
     close(session, sandbox)
-    tokens.record_event(
+    audit.record(
         session,
         MERGED,
         user_id=real,
-        app_id=app_id,
-        sandbox_user_id=sb,
+        client_id=audit.client_of(session, app_id),
         service_id=sandbox.sandbox_service_id,
+        sandbox_user_id=sb,
         sync_token=token,
         calendars=result.calendars,
         events=result.events,

@@ -11,6 +11,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from c42 import audit
 from c42.auth import scopes
 from c42.auth.oauth.apps import AppRow
 from c42.emails import InvalidEmail, normalise_email
@@ -120,6 +121,7 @@ def _create(session: Session, service_id: str, address: str) -> User:
         if existing is None:
             raise
         return existing
+    audit.record(session, audit.Types.SANDBOX_CREATED, user_id=user.id, service_id=service_id)
     return user
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from c42 import audit
 from c42.auth import secrets
 from c42.models import User, UserToken, utcnow
 
@@ -65,6 +66,14 @@ def create(
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        audit.Types.CREDENTIAL_ISSUED,
+        user_id=user_id,
+        actor_id=user_id,
+        credential_id=row.id,
+        kind="user_token",
+    )
     return CreatedToken(row.id, secret, row.name, row.created, row.expires_at)
 
 
@@ -91,4 +100,12 @@ def revoke(session: Session, user_id: str, token_id: str) -> str | None:
         return None
     row.revoked_at = utcnow()
     session.flush()
+    audit.record(
+        session,
+        audit.Types.CREDENTIAL_REVOKED,
+        user_id=user_id,
+        actor_id=user_id,
+        credential_id=row.id,
+        kind="user_token",
+    )
     return row.digest
