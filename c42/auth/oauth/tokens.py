@@ -17,20 +17,18 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, select, update
 from sqlalchemy import insert as sql_insert
-from sqlalchemy.orm import Session
 
 from c42 import compiled
 from c42.auth import secrets
 from c42.models import OAuthToken, User, new_id, utcnow
-from c42.unit_of_work import UnitOfWork
+from c42.unit_of_work import Executes, UnitOfWork
 
-Work = Session | UnitOfWork  # where statements run: an ORM session or a Core unit of work
 _t = OAuthToken.__table__
 _users = User.__table__
 
 
 class TokenRow(NamedTuple):
-    """One oauth_tokens row (columns in table order) and whether its user may still use it."""
+    """One oauth_tokens row and whether its user may still use it (built by column name)."""
 
     id: str
     app_id: str
@@ -50,9 +48,6 @@ class TokenRow(NamedTuple):
     user_usable: bool  # active and not closed (a merged sandbox)
 
 
-assert TokenRow._fields[:-1] == tuple(_t.c.keys()), "TokenRow must follow the table's columns"
-
-
 def _select_by(column: ColumnElement[Any], *, lock: bool) -> Any:
     usable = and_(_users.c.is_active.is_(True), _users.c.closed_at.is_(None))
     query = (
@@ -63,14 +58,13 @@ def _select_by(column: ColumnElement[Any], *, lock: bool) -> Any:
     return query.with_for_update(of=_t) if lock else query
 
 
-def _one(session: Work, key: str, build: Any, digest: str) -> TokenRow | None:
-    statement = compiled.statement(session, key, build)
-    rows = statement.rows(compiled.connection_of(session), {"digest": digest})
-    return TokenRow(*rows[0]) if rows else None
+def _one(work: UnitOfWork, key: str, build: Any, digest: str) -> TokenRow | None:
+    rows = compiled.statement(work, key, build).records(work, {"digest": digest}, TokenRow)
+    return rows[0] if rows else None
 
 
 def insert(
-    session: Work,
+    work: UnitOfWork,
     *,
     app_id: str,
     user_id: str,
@@ -101,8 +95,8 @@ def insert(
         "rotated_at": None,
         "last_used": None,
     }
-    statement = compiled.statement(session, "tokens.insert", _build_insert)
-    statement.rowcount(compiled.connection_of(session), row)
+    statement = compiled.statement(work, "tokens.insert", _build_insert)
+    statement.rowcount(work, row)
     return str(row["id"])
 
 
@@ -110,19 +104,19 @@ def _build_insert() -> Any:
     return sql_insert(_t).values({name: bindparam(name) for name in _t.c.keys()})  # noqa: SIM118
 
 
-def by_access(session: Work, access_token: str) -> TokenRow | None:
+def by_access(work: UnitOfWork, access_token: str) -> TokenRow | None:
     digest = secrets.digest(access_token)
-    return _one(session, "tokens.by_access", _build_by_access, digest)
+    return _one(work, "tokens.by_access", _build_by_access, digest)
 
 
-def by_refresh(session: Work, refresh_token: str, *, lock: bool = False) -> TokenRow | None:
+def by_refresh(work: UnitOfWork, refresh_token: str, *, lock: bool = False) -> TokenRow | None:
     """`lock`: take the row lock first (PostgreSQL), so that every request presenting the same
     refresh token queues here, before it holds any other lock: its claim and its punishment of a
     reuse then never deadlock with another's."""
     digest = secrets.digest(refresh_token)
     if lock:
-        return _one(session, "tokens.by_refresh.lock", _build_by_refresh_locked, digest)
-    return _one(session, "tokens.by_refresh", _build_by_refresh, digest)
+        return _one(work, "tokens.by_refresh.lock", _build_by_refresh_locked, digest)
+    return _one(work, "tokens.by_refresh", _build_by_refresh, digest)
 
 
 def _build_by_access() -> Any:
@@ -137,12 +131,12 @@ def _build_by_refresh_locked() -> Any:
     return _select_by(_t.c.refresh_digest, lock=True)
 
 
-def claim_rotation(session: Work, token_id: str) -> bool:
+def claim_rotation(work: UnitOfWork, token_id: str) -> bool:
     """Mark a refresh token used (rotated) if it still is live; True for the one winner of
     any number of concurrent refreshes (one conditional UPDATE, checked by rowcount)."""
-    statement = compiled.statement(session, "tokens.claim_rotation", _build_claim_rotation)
+    statement = compiled.statement(work, "tokens.claim_rotation", _build_claim_rotation)
     params = {"token_id": token_id, "now": utcnow()}
-    return statement.rowcount(compiled.connection_of(session), params) == 1
+    return statement.rowcount(work, params) == 1
 
 
 def _build_claim_rotation() -> Any:
@@ -159,36 +153,36 @@ def _build_claim_rotation() -> Any:
     )
 
 
-def revoke_access(session: Work, token_id: str) -> list[str]:
-    return _revoke(session, _t.c.id == token_id, refresh=False)
+def revoke_access(work: Executes, token_id: str) -> list[str]:
+    return _revoke(work, _t.c.id == token_id, refresh=False)
 
 
-def revoke_family(session: Work, family_id: str) -> list[str]:
-    return _revoke(session, _t.c.family_id == family_id)
+def revoke_family(work: Executes, family_id: str) -> list[str]:
+    return _revoke(work, _t.c.family_id == family_id)
 
 
-def revoke_issued_from_code(session: Work, code_id: str) -> list[str]:
+def revoke_issued_from_code(work: Executes, code_id: str) -> list[str]:
     """RFC 6749 §4.1.2: a reused code revokes every token issued from it (rotations too,
     which inherit the code's id)."""
-    return _revoke(session, _t.c.code_id == code_id)
+    return _revoke(work, _t.c.code_id == code_id)
 
 
-def revoke_for_app_user(session: Work, app_id: str, user_id: str) -> list[str]:
-    return _revoke(session, and_(_t.c.app_id == app_id, _t.c.user_id == user_id))
+def revoke_for_app_user(work: Executes, app_id: str, user_id: str) -> list[str]:
+    return _revoke(work, and_(_t.c.app_id == app_id, _t.c.user_id == user_id))
 
 
-def revoke_for_user(session: Work, user_id: str) -> list[str]:
-    return _revoke(session, _t.c.user_id == user_id)
+def revoke_for_user(work: Executes, user_id: str) -> list[str]:
+    return _revoke(work, _t.c.user_id == user_id)
 
 
 def enforce_limits(
-    session: Work, app_id: str, user_id: str, per_app_user: int, per_user: int
+    work: UnitOfWork, app_id: str, user_id: str, per_app_user: int, per_user: int
 ) -> None:
     """Past a limit of live refresh tokens, the oldest stop working (SPEC §5.3)."""
     now = utcnow()
-    statement = compiled.statement(session, "tokens.count_live", _build_count_live)
+    statement = compiled.statement(work, "tokens.count_live", _build_count_live)
     params = {"user_id": user_id, "app_id": app_id, "now": now}
-    [(total, of_app)] = statement.rows(compiled.connection_of(session), params)
+    [(total, of_app)] = statement.rows(work, params)
     if of_app <= per_app_user and total <= per_user:
         return  # the common case: under both limits, one query
     live = and_(_t.c.user_id == user_id, _live(now))
@@ -199,7 +193,7 @@ def enforce_limits(
         if count <= limit:
             continue
         excess = list(
-            session.scalars(
+            work.scalars(
                 select(_t.c.id)
                 .where(condition)
                 .order_by(_t.c.issued_at.desc(), _t.c.id.desc())
@@ -207,7 +201,7 @@ def enforce_limits(
             )
         )
         if excess:
-            session.execute(update(_t).where(_t.c.id.in_(excess)).values(refresh_revoked_at=now))
+            work.execute(update(_t).where(_t.c.id.in_(excess)).values(refresh_revoked_at=now))
 
 
 def is_live(row: TokenRow, now: datetime) -> bool:
@@ -239,12 +233,12 @@ def _build_count_live() -> Any:
     return select(func.count(), func.count().filter(for_app)).where(live)
 
 
-def _revoke(session: Work, condition: ColumnElement[bool], refresh: bool = True) -> list[str]:
+def _revoke(work: Executes, condition: ColumnElement[bool], refresh: bool = True) -> list[str]:
     """Revoke the matching rows. They are locked first, in id order, so that concurrent
     revocations of overlapping sets (e.g. 49 losers of a refresh race punishing one family)
     queue instead of deadlocking on PostgreSQL (SQLite's write lock already serialises)."""
     now = utcnow()
-    rows = session.execute(
+    rows = work.execute(
         select(_t.c.id, _t.c.access_digest, _t.c.access_revoked_at)
         .where(condition)
         .order_by(_t.c.id)
@@ -255,7 +249,5 @@ def _revoke(session: Work, condition: ColumnElement[bool], refresh: bool = True)
     values: dict[str, Any] = {"access_revoked_at": func.coalesce(_t.c.access_revoked_at, now)}
     if refresh:
         values["refresh_revoked_at"] = func.coalesce(_t.c.refresh_revoked_at, now)
-    session.execute(
-        update(OAuthToken).where(_t.c.id.in_([row.id for row in rows])).values(**values)
-    )
+    work.execute(update(OAuthToken).where(_t.c.id.in_([row.id for row in rows])).values(**values))
     return [row.access_digest for row in rows if row.access_revoked_at is None]
