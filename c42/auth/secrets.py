@@ -71,6 +71,7 @@ def keyed_digest(secret: str, key: str) -> str:
     return hmac.new(key.encode(), secret.encode(), hashlib.sha256).hexdigest()
 
 
-def same(a: str, b: str) -> bool:
-    """Constant-time comparison of two digests."""
-    return hmac.compare_digest(a.encode(), b.encode())
+def same(expected: str, sent: object) -> bool:
+    """The one constant-time comparison (SPEC §9): of a secret or digest with a value that
+    may come from a client (anything but a string is never the same)."""
+    return isinstance(sent, str) and hmac.compare_digest(expected.encode(), sent.encode())

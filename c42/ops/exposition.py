@@ -8,7 +8,6 @@ token too, so that putting a proxy in front never publishes the metrics by accid
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import os
 
@@ -20,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from c42.auth import secrets
 from c42.errors import Unauthorized
 from c42.ops import multiprocess
 
@@ -69,9 +69,7 @@ def _check_token(request: Request, token: str | None) -> None:
     values = request.headers.getlist("authorization")
     scheme, _, sent = values[0].partition(" ") if len(values) == 1 else ("", "", "")
     # RFC 6750 §2.1 (the scheme is case-insensitive, RFC 7235 §2.1); compared in constant time.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        sent.strip(" ").encode("latin-1"), token.encode()
-    ):
+    if scheme.lower() != "bearer" or not secrets.same(token, sent.strip(" ")):
         raise Unauthorized(
             "Metrics need the metrics token.", headers={"WWW-Authenticate": CHALLENGE}
         )

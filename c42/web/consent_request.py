@@ -11,12 +11,11 @@ the user approves the client's request, nothing else).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from c42.auth import secrets
 from c42.settings import Settings
 from c42.web.session import derive_key
 
@@ -34,7 +33,7 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 
 def _session_tag(csrf_token: str) -> str:
-    return hashlib.sha256(csrf_token.encode()).hexdigest()
+    return secrets.digest(csrf_token)
 
 
 def seal(
@@ -58,8 +57,8 @@ def unseal(
     user, session, params = payload.get("user"), payload.get("session"), payload.get("params")
     if not isinstance(user, str) or not isinstance(session, str) or not isinstance(params, list):
         raise InvalidConsentRequest
-    same_user = hmac.compare_digest(user.encode(), user_id.encode())
-    same_session = hmac.compare_digest(session.encode(), _session_tag(csrf_token).encode())
+    same_user = secrets.same(user_id, user)
+    same_session = secrets.same(_session_tag(csrf_token), session)
     if not (same_user and same_session):
         raise InvalidConsentRequest
     pairs: list[tuple[str, str]] = []

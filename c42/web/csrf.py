@@ -9,13 +9,12 @@ session cookie is a second line of defence, not the only one.
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
+from c42.auth import secrets
 from c42.errors import Forbidden, InvalidRequest
 from c42.web.cross_site import is_cross_site
 from c42.web.session import expected_csrf_token
@@ -48,11 +47,6 @@ async def require_csrf(request: Request) -> FormData:
     form = await read_form(request)
     sent = form.get(FIELD)
     expected = expected_csrf_token(request)
-    if (
-        not isinstance(sent, str)
-        or not isinstance(expected, str)
-        or not expected
-        or not hmac.compare_digest(sent.encode(), expected.encode())
-    ):
+    if not expected or not secrets.same(expected, sent):
         raise CSRFError()
     return form
