@@ -47,6 +47,13 @@ def check_sharing(subject: AuthSubject) -> None:
         )
 
 
+def authorize_service(subject: AuthSubject, service_id: str) -> None:
+    """A service-restricted caller (an OAuth app, a service's Action Token) sees only its own
+    service; others, every service's public assets."""
+    if subject.service_id is not None and subject.service_id != service_id:
+        raise NotFound("Service not found.")
+
+
 def event_permission(session: Session, subject: AuthSubject, event_id: str) -> tuple[Any, int]:
     """The event row (not deleted, in the caller's scope) and the caller's permission on it."""
     access = event_rules.permission_subquery(subject.user_id, [event_id])

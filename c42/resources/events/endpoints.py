@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -14,11 +16,11 @@ from c42.resources.auth import Reader, Writer
 from c42.resources.deps import SessionDep, get_db, run_read
 from c42.resources.events import repository, serialize, service
 from c42.resources.events.repository import EventFilters, split_ids
-from c42.resources.events.schemas import EventFields
+from c42.resources.events.schemas import EventFields, EventType
 from c42.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/api/v2/events", tags=["events"])
-EVENT_TYPES = frozenset({"normal", "todo", "time_block", "arrive_by", "depart_from", "route"})
+EVENT_TYPES = frozenset(get_args(EventType))
 
 
 _LIST_DOCS = query.openapi_params(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import model_validator
 
@@ -13,6 +13,7 @@ AnyPermission = Literal[
     "invited_read", "subscribed_read", "invited_write", "subscribed_write", "removed"
 ]
 RsvpStatus = Literal["not_replied", "attending", "not_attending"]
+RSVP_STATUSES = frozenset(get_args(RsvpStatus))  # for the list filter
 
 
 class Subscriber(Body):
