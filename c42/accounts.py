@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 from c42.auth import browser_sessions
 from c42.auth.passwords import hash_password
 from c42.emails import normalise_email
-from c42.errors import Conflict, NotFound
+from c42.errors import Conflict, InvalidRequest, NotFound
 from c42.models import Service, ServiceSubscription, User
+from c42.validation import MAX_PERSON_NAME_LENGTH, check_email, check_name, check_password
 
 
 def find_user(session: Session, email: str) -> User | None:
@@ -37,7 +38,12 @@ def create_user(
     verified: bool | None = None,
     staff: bool = False,
 ) -> User:
-    address = normalise_email(email)
+    """A new account, by the rules every face shares (`c42.validation`)."""
+    address = check_email(email)
+    if password is not None:
+        check_password(password)
+    first_name = check_name(first_name, "first_name", MAX_PERSON_NAME_LENGTH, required=False)
+    last_name = check_name(last_name, "last_name", MAX_PERSON_NAME_LENGTH, required=False)
     if find_user(session, address) is not None:
         raise Conflict(f"A user with e-mail {address} already exists.", code="user_exists")
     user = User(
@@ -64,8 +70,22 @@ def set_active(session: Session, user: User, active: bool) -> None:
         browser_sessions.end_sessions(session, user.id)
 
 
+def set_staff(session: Session, user: User, staff: bool) -> None:
+    """Give or take the admin console (SPEC §8). Only real accounts may be staff."""
+    if staff and user.sandbox_service_id is not None:
+        raise InvalidRequest("A sandbox user cannot be staff.")
+    user.is_staff = staff
+    session.flush()
+
+
+def mark_verified(session: Session, user: User) -> None:
+    """An operator confirms the address (the user did not follow the link)."""
+    user.email_verified = True
+    session.flush()
+
+
 def create_service(session: Session, name: str, admin: User | None = None) -> Service:
-    service = Service(name=name)
+    service = Service(name=check_name(name))
     session.add(service)
     session.flush()
     if admin is not None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from c42.validation import MIN_PASSWORD_LENGTH
+
+__all__ = ["MIN_PASSWORD_LENGTH", "hash_password", "verify_password"]  # the rule: c42.validation
+
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("c42-dummy-password-for-timing")
 
@@ -20,5 +24,3 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     except (VerificationError, InvalidHashError):
         return False
 
-
-MIN_PASSWORD_LENGTH = 8

@@ -1,4 +1,5 @@
-"""`c42 action-token create EMAIL --grant 'METHOD ROUTE[ NAME=VALUE ...]' ...` (SPEC §5.2).
+"""`c42 action-token create|list|revoke` (SPEC §5.2, §8); create:
+`c42 action-token create EMAIL --grant 'METHOD ROUTE[ NAME=VALUE ...]' ...`.
 
 The operator creates a token for the user themselves (creator = holder, no service
 restriction). Grants are validated against the app's real routes, exactly as the API does.
@@ -10,29 +11,31 @@ import argparse
 from typing import Any
 
 from c42 import accounts
+from c42.auth import credentials
 from c42.auth.action_tokens import issuing
 from c42.auth.action_tokens import repository as action_tokens
-from c42.cli.output import CommandError, emit, session
+from c42.cli.output import CommandError, add_json, emit, emit_rows, publish_evictions, session
 from c42.resources import common
 from c42.resources.tokens import endpoint_table
-from c42.resources.tokens.action_tokens import (
-    MAX_EXPIRES_IN,
-    MAX_GRANTS,
-    MAX_USES,
-    MIN_EXPIRES_IN,
-    serialize,
-)
+from c42.resources.tokens.action_tokens import serialize
 from c42.resources.tokens.user_tokens import SERVER_TOKEN_WARNING
+from c42.validation import (
+    ACTION_TOKEN_EXPIRES_IN,
+    ACTION_TOKEN_MAX_GRANTS,
+    ACTION_TOKEN_MAX_USES,
+    check_bounds,
+    check_name,
+)
 
 GrantSpec = tuple[str, str, dict[str, str]]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     group = subparsers.add_parser("action-token", help="manage Action Tokens").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
     p = group.add_parser("create", help="create an Action Token for a user (shown once)")
-    p.add_argument("email")
+    p.add_argument("email", help="the e-mail address of the token's holder")
     p.add_argument(
         "--grant",
         action="append",
@@ -40,11 +43,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="'METHOD ROUTE[ NAME=VALUE]'",
         help="e.g. 'PATCH /api/v2/event-subscriptions/{id}/ id=<32 hex>' (repeatable)",
     )
-    p.add_argument("--expires-in", type=int, metavar="SECONDS")
-    p.add_argument("--max-uses", type=int, metavar="N")
-    p.add_argument("--name", default="")
-    p.add_argument("--json", action="store_true")
+    expiry, uses = ACTION_TOKEN_EXPIRES_IN, ACTION_TOKEN_MAX_USES
+    p.add_argument(
+        "--expires-in",
+        type=int,
+        metavar="SECONDS",
+        help=f"lifetime, {expiry.low}..{expiry.high} seconds (default: no expiry)",
+    )
+    p.add_argument(
+        "--max-uses",
+        type=int,
+        metavar="N",
+        help=f"how many requests it may make, {uses.low}..{uses.high} (default: unlimited)",
+    )
+    p.add_argument("--name", default="", help="a name to recognise the token by")
+    add_json(p)
     p.set_defaults(handler=create)
+    p = group.add_parser(
+        "list", help="list the live Action Tokens a user holds or created (never the secrets)"
+    )
+    p.add_argument("email", help="the e-mail address of the holder or creator")
+    add_json(p)
+    p.set_defaults(handler=list_tokens)
+    p = group.add_parser("revoke", help="revoke an Action Token in every serving process at once")
+    p.add_argument("token_id", metavar="TOKEN_ID", help="the token's id (from `action-token list`)")
+    add_json(p)
+    p.set_defaults(handler=revoke)
 
 
 def parse_grant(text: str) -> GrantSpec:
@@ -61,14 +85,12 @@ def parse_grant(text: str) -> GrantSpec:
 
 
 def _check_bounds(args: argparse.Namespace) -> None:
-    if len(args.grant) > MAX_GRANTS:
-        raise CommandError(f"at most {MAX_GRANTS} grants")
-    if args.expires_in is not None and not MIN_EXPIRES_IN <= args.expires_in <= MAX_EXPIRES_IN:
-        raise CommandError(f"--expires-in must be {MIN_EXPIRES_IN}..{MAX_EXPIRES_IN} seconds")
-    if args.max_uses is not None and not 1 <= args.max_uses <= MAX_USES:
-        raise CommandError(f"--max-uses must be 1..{MAX_USES}")
-    if len(args.name) > 200:
-        raise CommandError("--name is limited to 200 characters")
+    """The API's rules (c42.validation): the CLI accepts what POST /action-tokens/ accepts."""
+    if len(args.grant) > ACTION_TOKEN_MAX_GRANTS:
+        raise CommandError(f"at most {ACTION_TOKEN_MAX_GRANTS} grants")
+    check_bounds(args.expires_in, ACTION_TOKEN_EXPIRES_IN, "--expires-in", " seconds")
+    check_bounds(args.max_uses, ACTION_TOKEN_MAX_USES, "--max-uses")
+    check_name(args.name, "--name", required=False)
 
 
 def _endpoint_table() -> endpoint_table.EndpointTable:
@@ -106,4 +128,22 @@ def create(args: argparse.Namespace) -> int:
     expiry = common.fmt_dt(created.row.expires_at) or "never"
     text = f"{created.token}\n(id {data['id']}; expires {expiry}; {SERVER_TOKEN_WARNING})"
     emit(data, args.json, text)
+    return 0
+
+
+def list_tokens(args: argparse.Namespace) -> int:
+    with session() as s:
+        user = accounts.get_user(s, args.email)
+        rows = [serialize(row) for row in credentials.live_action_tokens(s, user.id)]
+    columns = ("id", "name", "user_id", "creator_id", "created", "last_used", "expires_at")
+    emit_rows(rows, args.json, columns, "no live Action Tokens")
+    return 0
+
+
+def revoke(args: argparse.Namespace) -> int:
+    with session() as s:
+        eviction = credentials.revoke_action_token(s, args.token_id)
+    publish_evictions(eviction)  # committed: refused everywhere from now on
+    text = f"revoked Action Token {args.token_id}"
+    emit({"id": args.token_id, "revoked": True}, args.json, text)
     return 0

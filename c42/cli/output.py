@@ -1,9 +1,11 @@
-"""Printing for the CLI: JSON on stdout with --json, readable lines otherwise."""
+"""What every command shares: JSON on stdout with --json, readable lines otherwise; the
+errors and their exit codes; the database session; evictions after a committed change."""
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,9 +15,17 @@ from c42.auth.evictions import EvictionBus
 from c42.db import Database
 from c42.settings import get_settings
 
+USAGE_ERROR = 2  # the command line itself is wrong (argparse's own code for usage errors)
+FAILED = 1  # a well-formed command that could not be done (not found, exists, refused)
+JSON_HELP = "print JSON for machines instead of text"
+
 
 class CommandError(Exception):
-    pass
+    """A value on the command line the command refuses (exit status 2)."""
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
@@ -23,6 +33,36 @@ def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
         print(json.dumps(data, indent=2, default=str))
     else:
         print(text)
+
+
+def emit_rows(
+    rows: Sequence[dict[str, Any]], as_json: bool, columns: Sequence[str], empty: str
+) -> None:
+    """A list: a JSON array with --json, else one aligned line per row under a header."""
+    if as_json:
+        print(json.dumps(list(rows), indent=2, default=str))
+        return
+    if not rows:
+        print(empty)
+        return
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    for line in [list(columns), *cells]:
+        print(
+            "  ".join(
+                value.ljust(width) for value, width in zip(line, widths, strict=True)
+            ).rstrip()
+        )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value) or "-"
+    return str(value)
 
 
 def publish_evictions(*messages: str) -> None:

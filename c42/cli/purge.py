@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from c42.cli.output import CommandError, emit
+from c42.cli.output import CommandError, add_json, emit
 from c42.db import Database
 from c42.ops import purge
 from c42.settings import get_settings
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "purge", help="delete expired and revoked credentials past the retention period"
     )
     p.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
-    p.add_argument("--json", action="store_true")
+    add_json(p)
     p.set_defaults(handler=run)
 
 

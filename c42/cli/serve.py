@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 
 from c42 import migrate as migrations
-from c42.cli.output import CommandError
+from c42.cli.output import CommandError, add_json, emit
 from c42.ops import json_logs, multiprocess
 from c42.settings import get_settings
 
@@ -23,11 +23,12 @@ GRACEFUL_SHUTDOWN_SECONDS = 10  # SPEC §7: in-flight requests get this long aft
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("migrate", help="create or upgrade the database schema")
+    add_json(p)
     p.set_defaults(handler=run_migrate)
     p = subparsers.add_parser("serve", help="serve the API and pages")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8042)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8042, help="port to listen on (8042)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     p.add_argument("--no-access-log", action="store_true", help="do not log each request")
     p.add_argument(
         "--proxy-headers",
@@ -44,10 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(handler=run_serve)
 
 
-def run_migrate(_args: argparse.Namespace) -> int:
+def run_migrate(args: argparse.Namespace) -> int:
     settings = get_settings()
     migrations.upgrade(settings.database_url)
-    print(f"migrated {_display_url(settings.database_url)}")
+    shown = _display_url(settings.database_url)
+    emit({"migrated": shown}, args.json, f"migrated {shown}")
     return 0
 
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 import argparse
 
 from c42 import accounts
-from c42.cli.output import emit, session
+from c42.cli.output import add_json, emit, session
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     group = subparsers.add_parser("service", help="manage services").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
     p = group.add_parser("create", help="create a service")
-    p.add_argument("name")
-    p.add_argument("--admin", metavar="EMAIL")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("name", help="the service's name (1..200 characters)")
+    p.add_argument("--admin", metavar="EMAIL", help="make this user the service's admin")
+    add_json(p)
     p.set_defaults(handler=create)
     p = group.add_parser("subscribe", help="subscribe a user to a service")
-    p.add_argument("service_id")
-    p.add_argument("email")
-    p.add_argument("--inactive", action="store_true")
+    p.add_argument("service_id", help="the service's id")
+    p.add_argument("email", help="the user's e-mail address")
+    p.add_argument("--inactive", action="store_true", help="subscribe, but inactive")
     p.add_argument("--admin", action="store_true", help="make the user an admin of the service")
+    add_json(p)
     p.set_defaults(handler=subscribe)
 
 
@@ -43,5 +44,6 @@ def subscribe(args: argparse.Namespace) -> int:
         )
         email = user.email
     state = "inactive" if args.inactive else "active"
-    print(f"subscribed {email} to {args.service_id} ({state})")
+    data = {"service_id": args.service_id, "email": email, "is_active": not args.inactive}
+    emit(data, args.json, f"subscribed {email} to {args.service_id} ({state})")
     return 0

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from c42.text import is_accepted
+from c42.validation import MAX_NAME_LENGTH
 
 _TIMEZONES = frozenset(available_timezones())
 MAX_JSON_DEPTH = 8
@@ -78,7 +79,9 @@ def Text(max_length: int) -> Any:
 
 
 Name = Annotated[
-    str, StringConstraints(strict=True, min_length=1, max_length=200), AfterValidator(_accepted)
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    AfterValidator(_accepted),
 ]
 Url = Text(2000)
 Color = Text(32)

@@ -14,11 +14,11 @@ from starlette.responses import Response
 from c42.auth import evictions
 from c42.auth.passwords import MIN_PASSWORD_LENGTH
 from c42.models import User
+from c42.validation import MAX_PASSWORD_LENGTH, password_problem
 from c42.web import account_flows
 from c42.web.csrf import require_csrf
 from c42.web.forms import db_of, mail_after_response, settings_of, text_field
 from c42.web.ratelimit import RateLimited, RateLimiter
-from c42.web.registration import MAX_PASSWORD_LENGTH
 from c42.web.session import log_out
 from c42.web.templating import redirect, render, render_error_page
 
@@ -112,8 +112,7 @@ async def set_new_password(request: Request, token: str) -> Response:
     if user is None:
         return _invalid_link(request)
     password = text_field(form, "password", MAX_PASSWORD_LENGTH, strip=False)
-    if password is None or len(password) < MIN_PASSWORD_LENGTH:
-        error = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if (error := password_problem(password)) is not None:  # c42.validation: one rule
         return _new_password_form(request, token, user, error, 400)
     changed = await run_in_threadpool(account_flows.reset_password, db, settings, token, password)
     if changed is None:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from c42.auth.passwords import MIN_PASSWORD_LENGTH, verify_password
 from c42.emails import InvalidEmail, normalise_email
 from c42.models import User
+from c42.validation import MAX_PASSWORD_LENGTH, password_problem
 from c42.web import account_flows
 from c42.web.csrf import require_csrf
 from c42.web.forms import db_of, mail_after_response, settings_of, text_field
@@ -30,7 +31,6 @@ from c42.web.templating import redirect, render, render_error_page
 
 router = APIRouter(include_in_schema=False)
 REGISTER_PATH = "/accounts/register/"
-MAX_PASSWORD_LENGTH = 1000
 _REGISTERED = "reg"  # session key: the account this browser registered
 _FIELD_ORDER = ("first_name", "last_name", "email", "password")
 
@@ -77,8 +77,8 @@ async def register(request: Request) -> Response:
         normalise_email(email or "")
     except InvalidEmail:
         errors["email"] = "Enter a valid e-mail address, like name@example.com."
-    if password is None or len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if (problem := password_problem(password)) is not None:  # c42.validation: one rule
+        errors["password"] = problem
     if not first_name:
         errors["first_name"] = "Enter your first name (at most 150 characters)."
     if last_name is None:

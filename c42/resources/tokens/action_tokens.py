@@ -25,12 +25,9 @@ from c42.resources.deps import SessionDep
 from c42.resources.tokens import endpoint_table
 from c42.resources.tokens.user_tokens import SERVER_TOKEN_WARNING
 from c42.resources.validation import Body, Id, Text
+from c42.validation import ACTION_TOKEN_EXPIRES_IN, ACTION_TOKEN_MAX_GRANTS, ACTION_TOKEN_MAX_USES
 
 router = APIRouter(prefix="/api/v2/action-tokens", tags=["action-tokens"])
-MAX_GRANTS = 20
-MIN_EXPIRES_IN = 60
-MAX_EXPIRES_IN = 365 * 24 * 3600  # one year
-MAX_USES = 1_000_000
 
 
 class GrantSpec(Body):
@@ -45,9 +42,14 @@ class GrantSpec(Body):
 class ActionTokenRequest(Body):
     user_id: Id | None = None  # default: the caller
     service_id: Id | None = None  # which service, when delegating is ambiguous
-    grants: list[GrantSpec] = Field(min_length=1, max_length=MAX_GRANTS)
-    expires_in: int | None = Field(default=None, ge=MIN_EXPIRES_IN, le=MAX_EXPIRES_IN)
-    max_uses: int | None = Field(default=None, ge=1, le=MAX_USES)
+    # Bounds: c42.validation, shared with `c42 action-token create`.
+    grants: list[GrantSpec] = Field(min_length=1, max_length=ACTION_TOKEN_MAX_GRANTS)
+    expires_in: int | None = Field(
+        default=None, ge=ACTION_TOKEN_EXPIRES_IN.low, le=ACTION_TOKEN_EXPIRES_IN.high
+    )
+    max_uses: int | None = Field(
+        default=None, ge=ACTION_TOKEN_MAX_USES.low, le=ACTION_TOKEN_MAX_USES.high
+    )
     name: Text(200) = ""  # type: ignore[valid-type]
 
 

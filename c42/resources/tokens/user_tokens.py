@@ -17,6 +17,7 @@ from c42.resources import common
 from c42.resources.auth import TokenOwner
 from c42.resources.deps import SessionDep
 from c42.resources.validation import Body, Text
+from c42.validation import USER_TOKEN_EXPIRES_IN
 
 router = APIRouter(prefix="/api/v2/user-tokens", tags=["user-tokens"])
 SERVER_TOKEN_WARNING = (
@@ -28,7 +29,9 @@ class TokenRequest(Body):
     email: Text(320)  # type: ignore[valid-type]
     password: Text(1000)  # type: ignore[valid-type]
     name: Text(200) = ""  # type: ignore[valid-type]
-    expires_in: int | None = Field(default=None, ge=60, le=10 * 365 * 24 * 3600)
+    expires_in: int | None = Field(
+        default=None, ge=USER_TOKEN_EXPIRES_IN.low, le=USER_TOKEN_EXPIRES_IN.high
+    )
 
 
 def _bad_credentials() -> Unauthorized:
