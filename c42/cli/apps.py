@@ -39,6 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--require-pkce", action="store_true", help="PKCE even when confidential")
     p.add_argument(
+        "--post-logout-redirect-uri",
+        action="append",
+        default=[],
+        dest="post_logout_redirect_uris",
+        metavar="URI",
+        help="where OpenID Connect logout may return to, exact match (repeat for several)",
+    )
+    p.add_argument(
         "--scope",
         action="append",
         dest="scopes",
@@ -57,6 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         dest="redirect_uris",
         metavar="URI",
         help="replaces the registered redirect URIs (repeat for several)",
+    )
+    p.add_argument(
+        "--post-logout-redirect-uri",
+        action="append",
+        dest="post_logout_redirect_uris",
+        metavar="URI",
+        help="replaces the OpenID Connect post-logout redirect URIs (repeat for several)",
     )
     origins = p.add_mutually_exclusive_group()
     origins.add_argument(
@@ -103,6 +118,7 @@ def create(args: argparse.Namespace) -> int:
         silent=args.silent,
         require_pkce=args.require_pkce,
         cors_origins=args.cors_origins,
+        post_logout_redirect_uris=args.post_logout_redirect_uris,
         scopes=args.scopes or sorted(scopes.service_scopes()),
     )
     server_key = get_settings().resolved_secret_key()
@@ -129,6 +145,7 @@ def update(args: argparse.Namespace) -> int:
         cors_origins=[] if args.no_origins else args.cors_origins,
         silent=args.silent,
         require_pkce=args.require_pkce,
+        post_logout_redirect_uris=args.post_logout_redirect_uris,
     )
     with session() as s:
         data = _describe(apps.update(s, args.client_id, changes))
@@ -171,6 +188,7 @@ def _describe(app: OAuthApp) -> dict[str, Any]:
         "public": app.is_public,
         "redirect_uris": list(app.redirect_uris),
         "origins": list(app.cors_origins or ()),
+        "post_logout_redirect_uris": list(app.post_logout_redirect_uris or ()),
         "silent": app.allow_silent,
         "require_pkce": app.require_pkce,
         "scopes": sorted(scopes.parse(app.allowed_scopes)),

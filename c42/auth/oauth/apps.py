@@ -56,6 +56,8 @@ class AppSpec:
     silent: bool = False
     require_pkce: bool = False
     cors_origins: Sequence[str] = field(default_factory=tuple)
+    # OpenID Connect RP-initiated logout: where /oauth2/logout/ may return (exact match).
+    post_logout_redirect_uris: Sequence[str] = field(default_factory=tuple)
     scopes: Sequence[str] = field(default_factory=lambda: sorted(scope_registry.service_scopes()))
 
 
@@ -78,6 +80,11 @@ def check(spec: AppSpec) -> None:
             validate_registration(uri, public=spec.public)
         except InvalidRedirectURI as exc:
             raise InvalidRequest(f"Invalid redirect URI {exc}.") from exc
+    for uri in spec.post_logout_redirect_uris:  # the redirect URI rules (RP-Initiated Logout §3)
+        try:
+            validate_registration(uri, public=spec.public)
+        except InvalidRedirectURI as exc:
+            raise InvalidRequest(f"Invalid post-logout redirect URI {exc}.") from exc
     if spec.silent and spec.public:
         # SPEC §5.4 / RFC 8252 §8.6: a public client's identity cannot be proven, so it
         # could open anyone's sandbox by knowing an address.
@@ -118,6 +125,7 @@ def create(
         allow_silent=spec.silent,
         require_pkce=spec.require_pkce or spec.public,  # SPEC §5.3: public apps must use PKCE
         cors_origins=origins.normal_origins(spec.cors_origins),
+        post_logout_redirect_uris=list(spec.post_logout_redirect_uris),
     )
     session.add(app)
     session.flush()
@@ -160,6 +168,7 @@ class AppChanges:
     cors_origins: Sequence[str] | None = None
     silent: bool | None = None
     require_pkce: bool | None = None
+    post_logout_redirect_uris: Sequence[str] | None = None
 
 
 def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
@@ -176,12 +185,18 @@ def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
         silent=app.allow_silent if changes.silent is None else changes.silent,
         require_pkce=app.require_pkce if changes.require_pkce is None else changes.require_pkce,
         cors_origins=app.cors_origins if changes.cors_origins is None else changes.cors_origins,
+        post_logout_redirect_uris=(
+            app.post_logout_redirect_uris or []
+            if changes.post_logout_redirect_uris is None
+            else changes.post_logout_redirect_uris
+        ),
         scopes=sorted(scope_registry.parse(app.allowed_scopes)),
     )
     check(spec)
     app.name = spec.name.strip()
     app.redirect_uris = list(spec.redirect_uris)
     app.cors_origins = origins.normal_origins(spec.cors_origins)
+    app.post_logout_redirect_uris = list(spec.post_logout_redirect_uris)
     app.allow_silent = spec.silent
     app.require_pkce = spec.require_pkce or spec.public  # SPEC §5.3: public apps use PKCE
     session.flush()

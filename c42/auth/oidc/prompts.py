@@ -42,7 +42,7 @@ class Asked:
     max_age: int | None = None  # seconds since the login, at most
     login_hint: str | None = None
     hint_sub: str | None = None  # the `sub` of a valid id_token_hint
-    login_after: int | None = None  # from a valid marker: a login at or after this time counts
+    login_after: int | None = None  # from a valid marker: a login from this time (ms) counts
 
     @property
     def wants_new_login(self) -> bool:
@@ -96,7 +96,7 @@ def needs_login(
     if user_id is None or auth_time is None:
         return True
     logged_in = auth_time.replace(tzinfo=UTC).timestamp()
-    if asked.login_after is not None and logged_in >= asked.login_after:
+    if asked.login_after is not None and logged_in * 1000 >= asked.login_after:
         return False  # the login this request asked for has happened
     if asked.hint_sub is not None and asked.hint_sub != user_id:
         return True  # OIDC Core §3.1.2.1: another user than the id_token_hint's
@@ -107,8 +107,9 @@ def needs_login(
 
 
 def mark(server_key: str, now: float | None = None) -> str:
-    """A marker for the way back from the login page: "a login from now on counts"."""
-    moment = int(time.time() if now is None else now)
+    """A marker for the way back from the login page: "a login from now on counts" (the
+    time in milliseconds: a login earlier in the same second does not)."""
+    moment = int((time.time() if now is None else now) * 1000)
     return f"{moment}.{_signature(server_key, moment)}"
 
 
@@ -121,7 +122,7 @@ def _unmark(server_key: str, value: Any, now: float | None = None) -> int | None
     if not hmac.compare_digest(signature, _signature(server_key, int(moment))):
         return None
     now = time.time() if now is None else now
-    if not 0 <= now - int(moment) <= MARKER_LIFETIME:
+    if not 0 <= now - int(moment) / 1000 <= MARKER_LIFETIME:
         return None
     return int(moment)
 

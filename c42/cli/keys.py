@@ -1,0 +1,81 @@
+"""`c42 keys list|rotate|retire`: the OpenID Connect id_token signing keys (SPEC §10).
+
+The newest key not retired signs; every key not retired is published in the JWKS
+(/oauth2/jwks/). A rotation is used by every serving process within
+`c42.auth.oidc.keys.CACHE_SECONDS`; retire a previous key only once the id_tokens it signed
+no longer matter to the apps (at the latest when they expired, an hour after issue).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from c42.auth.oidc import keys
+from c42.cli.output import add_json, emit, emit_rows, session
+from c42.models import OIDCSigningKey
+from c42.resources.common import fmt_dt
+from c42.settings import get_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = subparsers.add_parser(
+        "keys", help="manage the OpenID Connect signing keys"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = group.add_parser("list", help="list the signing keys (never the private keys)")
+    add_json(p)
+    p.set_defaults(handler=list_keys)
+    p = group.add_parser("rotate", help="make a new signing key; earlier ones stay published")
+    p.add_argument(
+        "--alg",
+        choices=keys.ALGORITHMS,
+        default=keys.DEFAULT_ALGORITHM,
+        help=f"signature algorithm (default {keys.DEFAULT_ALGORITHM})",
+    )
+    add_json(p)
+    p.set_defaults(handler=rotate)
+    p = group.add_parser("retire", help="stop publishing a previous key")
+    p.add_argument("kid", metavar="KID", help="the key's id (from `keys list`)")
+    add_json(p)
+    p.set_defaults(handler=retire)
+
+
+def _row(row: OIDCSigningKey, signing_kid: str | None) -> dict[str, object]:
+    if row.retired_at is not None:
+        status = "retired"
+    else:
+        status = "signing" if row.kid == signing_kid else "published"
+    return {
+        "kid": row.kid,
+        "alg": row.alg,
+        "status": status,
+        "created": fmt_dt(row.created),
+        "retired_at": fmt_dt(row.retired_at),
+    }
+
+
+def list_keys(args: argparse.Namespace) -> int:
+    with session() as s:
+        live = keys.live(s)
+        signing = live[0].kid if live else None
+        rows = [_row(row, signing) for row in keys.listing(s)]
+    columns = ("kid", "alg", "status", "created", "retired_at")
+    emit_rows(rows, args.json, columns, "no signing keys yet (the first is made on first use)")
+    return 0
+
+
+def rotate(args: argparse.Namespace) -> int:
+    server_key = get_settings().resolved_secret_key()
+    with session() as s:
+        row = keys.create(s, server_key, args.alg)
+        data = _row(row, row.kid)
+    text = f"new signing key {data['kid']} ({data['alg']}); serving processes use it within "
+    emit(data, args.json, text + f"{keys.CACHE_SECONDS} s")
+    return 0
+
+
+def retire(args: argparse.Namespace) -> int:
+    with session() as s:
+        row = keys.retire(s, args.kid)
+        data = _row(row, None)
+    emit(data, args.json, f"retired key {data['kid']}: no longer published")
+    return 0
