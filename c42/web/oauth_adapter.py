@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from c42.auth import evictions
-from c42.auth.oauth import apps, client_auth, flow, wellformed
+from c42.auth.oauth import apps, client_auth, flow, metadata, wellformed
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.origins import header_origin
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse, Params
-from c42.auth.oauth.server import OAuthServer, metadata
+from c42.auth.oauth.server import OAuthServer
 from c42.auth.subject import CredentialKind
 from c42.db import Database
 
@@ -206,7 +206,7 @@ def cors_allows(server: OAuthServer, client_id: str, origin: str | None) -> bool
 
 
 def server_metadata(request: Request) -> dict[str, object]:
-    return metadata(config(request))
+    return metadata.authorization_server(config(request))
 
 
 def bad_form(exc: BadForm) -> Response:

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from c42 import cors
+from c42.auth.oauth import metadata
 from c42.auth.oauth.flow import ConsentPrompt, ErrorPage, LoginRequired
 from c42.auth.oauth.origins import header_origin
 from c42.auth.oidc import prompts
@@ -32,7 +33,7 @@ from c42.web.session import csrf_token, current_login_async, current_user_id_asy
 from c42.web.templating import SELF, redirect, render, render_error_page
 
 router = APIRouter(include_in_schema=False)
-AUTHORIZE_PATH = "/oauth2/authorize/"
+AUTHORIZE_PATH = metadata.AUTHORIZATION_PATH
 LOGIN_PATH = "/accounts/login/"
 _STALE_CONSENT = (
     "This consent page is no longer valid",
@@ -123,8 +124,8 @@ async def _consent_page(request: Request, prompt: ConsentPrompt) -> Response:
 # -- token, revocation, introspection (RFC 6749 §3.2, RFC 7009, RFC 7662) --------------------
 
 
-@router.post("/oauth2/token/")
-@router.post("/oauth2/token")
+@router.post(metadata.TOKEN_PATH)
+@router.post(metadata.TOKEN_PATH.rstrip("/"))
 async def token(request: Request) -> Response:
     origin = header_origin(request.headers.get("origin"))
     try:
@@ -143,8 +144,8 @@ async def token(request: Request) -> Response:
     return _with_cors(response, origin if readable else None)
 
 
-@router.post("/oauth2/revoke/")
-@router.post("/oauth2/revoke")
+@router.post(metadata.REVOCATION_PATH)
+@router.post(metadata.REVOCATION_PATH.rstrip("/"))
 async def revoke(request: Request) -> Response:
     origin = header_origin(request.headers.get("origin"))
     try:
@@ -155,8 +156,8 @@ async def revoke(request: Request) -> Response:
     return _with_cors(response, origin if readable else None)
 
 
-@router.post("/oauth2/introspect/")
-@router.post("/oauth2/introspect")
+@router.post(metadata.INTROSPECTION_PATH)
+@router.post(metadata.INTROSPECTION_PATH.rstrip("/"))
 async def introspect(request: Request) -> Response:
     try:
         form = await adapter.read_form(request)
@@ -190,7 +191,7 @@ async def _rate_limited(request: Request, client_id: str | None) -> Response | N
 # -- metadata (RFC 8414 §3) ------------------------------------------------------------------
 
 
-@router.get("/.well-known/oauth-authorization-server")
+@router.get(metadata.METADATA_PATH)
 async def server_metadata(request: Request) -> Response:
     body = orjson.dumps(adapter.server_metadata(request))
     return Response(body, media_type="application/json", headers={"Cache-Control": "max-age=300"})

@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 
 _BASIC = "basic"  # RFC 7617 §2: the scheme name is case-insensitive
 
+# The client authentication methods (names of RFC 7591 §2 / RFC 8414 §2). Authlib's registry
+# checks them (`client_secret_basic` through `authenticate_client_secret_basic` below); grants
+# and endpoints name the ones they accept from here, and the metadata publishes those.
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")  # RFC 6749 §2.3.1
+PUBLIC_METHOD = "none"  # RFC 6749 §2.1: a public client is identified by its client_id only
+ANY_METHOD = (*SECRET_METHODS, PUBLIC_METHOD)
+
 
 @dataclass(frozen=True, slots=True)
 class BasicCredentials:

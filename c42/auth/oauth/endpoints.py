@@ -11,6 +11,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from c42 import audit
 from c42.auth.oauth import tokens
+from c42.auth.oauth.client_auth import ANY_METHOD, SECRET_METHODS
 from c42.auth.oauth.models import Client, Token
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def _check_params(request: Any) -> None:
 class Revocation(RevocationEndpoint):
     """RFC 7009 §2.1: confidential apps authenticate; public apps send their client_id."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS = list(ANY_METHOD)
     server: OAuthServer
 
     def check_params(self, request: Any, client: Client) -> None:
@@ -61,7 +62,7 @@ class Introspection(IntrospectionEndpoint):
     """RFC 7662 §2.1: the caller authenticates (confidential apps); §4: a client learns about
     its own tokens only — any other token is reported `{"active": false}`."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = list(SECRET_METHODS)
     server: OAuthServer
 
     def check_params(self, request: Any, client: Client) -> None:

@@ -22,7 +22,8 @@ from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 
 from c42.auth import scopes, secrets
 from c42.auth.oauth import codes, tokens
-from c42.auth.oauth.models import SECRET_METHODS, AuthorizationCode, Client, Token
+from c42.auth.oauth.client_auth import ANY_METHOD, SECRET_METHODS
+from c42.auth.oauth.models import AuthorizationCode, Client, Token
 from c42.auth.oauth.redirect_uris import NOT_REGISTERED
 from c42.models import OAuthAuthorizationCode, User, utcnow
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from c42.auth.oauth.server import OAuthServer
 
 # RFC 6749 §2.3.1 for confidential apps; "none" identifies a public app by its client_id.
-TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+TOKEN_AUTH_METHODS = list(ANY_METHOD)
 
 
 class PKCE(CodeChallenge):
@@ -42,7 +43,8 @@ class PKCE(CodeChallenge):
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
-        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+        method = data.get("code_challenge_method")
+        if data.get("code_challenge") and method not in self.SUPPORTED_CODE_CHALLENGE_METHOD:
             raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
         super().validate_code_challenge(grant, redirect_uri)
 

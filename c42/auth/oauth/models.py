@@ -14,12 +14,10 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from c42.auth import scopes
 from c42.auth.oauth import apps
 from c42.auth.oauth.apps import AppRow
+from c42.auth.oauth.client_auth import PUBLIC_METHOD, SECRET_METHODS
 from c42.auth.oauth.redirect_uris import default_for, matches
 from c42.auth.oauth.tokens import TokenRow
 from c42.models import OAuthAuthorizationCode, utcnow
-
-SECRET_METHODS = ("client_secret_basic", "client_secret_post")  # RFC 6749 §2.3.1
-GRANT_TYPES = ("authorization_code", "refresh_token")  # no implicit grant (OAuth 2.1)
 
 
 class Client(ClientMixin):
@@ -63,14 +61,18 @@ class Client(ClientMixin):
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         # Public apps are identified by client_id alone; confidential apps must authenticate.
         if self.is_public:
-            return method == "none"
+            return method == PUBLIC_METHOD
         return method in SECRET_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
+        # Only the registered grants' response types reach a client (`code`: no implicit
+        # grant, OAuth 2.1); every app may use each of them.
+        return True
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in GRANT_TYPES
+        # Every grant the server registers (RFC 8414 `grant_types_supported`) is open to every
+        # app; a grant only some apps may use says so here.
+        return True
 
 
 class AuthorizationCode(AuthorizationCodeMixin):

@@ -292,36 +292,3 @@ class OAuthServer(AuthorizationServer):
 def _repeated_description(names: list[str]) -> str:
     # Names come from the request: shown only as RFC 6749 §5.2 allows (wellformed.describable).
     return f"Repeated parameter: {', '.join(describable(name) for name in names)}."
-
-
-def metadata(config: OAuthConfig) -> dict[str, Any]:
-    """RFC 8414 §2 authorization server metadata (plus RFC 9207 §3)."""
-    issuer = config.issuer
-    return {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/oauth2/authorize/",
-        "token_endpoint": f"{issuer}/oauth2/token/",
-        "revocation_endpoint": f"{issuer}/oauth2/revoke/",
-        "introspection_endpoint": f"{issuer}/oauth2/introspect/",
-        "scopes_supported": scopes.names(),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-        ],
-        "code_challenge_methods_supported": ["S256"],
-        "authorization_response_iss_parameter_supported": True,
-        "service_documentation": f"{issuer}/api/docs",
-    }
