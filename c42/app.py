@@ -15,7 +15,9 @@ from c42 import errors
 from c42.auth.authenticate import Authenticator
 from c42.auth.evictions import EvictionBus
 from c42.auth.oauth import apps
+from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.origins import RegisteredOrigins
+from c42.auth.silent.authorize import SilentOAuth
 from c42.cors import CORSMiddleware
 from c42.db import Database
 from c42.head_limits import HeadLimitsMiddleware
@@ -24,6 +26,7 @@ from c42.ops import exposition, health, pool_metrics, purge
 from c42.redaction import TargetRedactor
 from c42.resources.router import api_routers
 from c42.resources.tokens.endpoint_table import walk
+from c42.sandbox_merge import MergeAtConsent
 from c42.settings import Settings, get_settings
 from c42.web.router import install_web, web_routers
 
@@ -47,6 +50,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.authenticator = Authenticator(db, settings.token_cache_seconds, bus)
     app.state.origins = RegisteredOrigins(_origins_loader(db), settings.token_cache_seconds)
     bus.listen(app.state.origins.on_eviction)
+    # The authorization endpoint's extensions (SPEC §5.4), in the order they are consulted.
+    extensions = (SilentOAuth(), MergeAtConsent())
+    app.state.oauth_config = OAuthConfig.from_settings(settings, extensions)
 
     # The benchmark's baseline (SPEC §6) and the liveness probe, first of all routes.
     app.add_api_route("/health", health.live, methods=["GET"], include_in_schema=False)

@@ -11,7 +11,7 @@ its own changes; the rows are recomputed by the rule itself, never patched by ha
 | event subscription created, changed, removed  | `event_ids=[event], user_id=subscriber`  |
 | calendar subscription created/changed/removed | `event_ids=in_calendar(c), user_id=sub.` |
 | calendar deleted                              | `event_ids=in_calendar(c)`               |
-| sandbox merged (`c42.auth.silent.merge`)      | the moved events, and the sandbox user   |
+| sandbox merged (`c42.sandbox_merge`)          | the moved events, and the sandbox user   |
 
 Concurrency: SQLite has one writer at a time. PostgreSQL (READ COMMITTED) runs writers in
 parallel, and a refresh that recomputed from a snapshot without another writer's uncommitted

@@ -40,12 +40,8 @@ class BadForm(Exception):
 
 
 def config(request: Request) -> OAuthConfig:
-    state = request.app.state
-    cached: OAuthConfig | None = getattr(state, "oauth_config", None)
-    if cached is None:
-        cached = OAuthConfig.from_settings(state.settings)
-        state.oauth_config = cached
-    return cached
+    oauth_config: OAuthConfig = request.app.state.oauth_config  # built by create_app
+    return oauth_config
 
 
 def evict(request: Request, access_digests: Sequence[str]) -> None:

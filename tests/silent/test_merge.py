@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from c42 import sandbox_merge as merge_module
 from c42.access.permissions import Permission
-from c42.auth.silent import merge as merge_module
 from c42.db import Database
 from c42.models import (
     AuditEvent,

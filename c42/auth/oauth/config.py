@@ -1,9 +1,12 @@
-"""The narrow configuration the protocol core reads (lifetimes, limits, issuer, server key)."""
+"""The narrow configuration the protocol core reads (lifetimes, limits, issuer, server key,
+and the authorization endpoint's extensions)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from c42.auth.oauth.extensions import AuthorizationExtension
 from c42.settings import Settings
 
 
@@ -17,9 +20,12 @@ class OAuthConfig:
     refresh_tokens_per_app_user: int
     refresh_tokens_per_user: int
     refresh_grace_seconds: int  # a just-rotated refresh token retried gets its successor again
+    extensions: tuple[AuthorizationExtension, ...] = ()  # c42.auth.oauth.extensions
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OAuthConfig:
+    def from_settings(
+        cls, settings: Settings, extensions: Sequence[AuthorizationExtension] = ()
+    ) -> OAuthConfig:
         return cls(
             issuer=settings.issuer.rstrip("/"),
             server_key=settings.resolved_secret_key(),
@@ -29,4 +35,5 @@ class OAuthConfig:
             refresh_tokens_per_app_user=settings.refresh_tokens_per_app_user,
             refresh_tokens_per_user=settings.refresh_tokens_per_user,
             refresh_grace_seconds=settings.refresh_grace_seconds,
+            extensions=tuple(extensions),
         )

@@ -24,7 +24,6 @@ from c42.auth.oauth.redirect_uris import NOT_REGISTERED
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.server import OAuthServer
 from c42.auth.oidc import prompts
-from c42.auth.silent import authorize as silent
 from c42.models import Service, User
 
 # The parameters a consent form carries over from the authorization request.
@@ -86,8 +85,9 @@ def authorize(
             return server.authorization_error(request, error)
         return ErrorPage("This sign-in link is not valid", _describe(error))
     client: Client = request.client
-    if silent.is_silent(request):  # SPEC §5.4: no login, no consent page; always a redirect
-        return silent.authorize(server, request, grant)
+    for extension in server.config.extensions:  # e.g. silent OAuth (SPEC §5.4)
+        if extension.takes_over(request):
+            return extension.authorize(server, request, grant)
     user = _usable_user(server, user_id)
     if user is None or (decision is None and prompts.needs_login(asked, user.id, auth_time)):
         if asked.none:  # OIDC Core §3.1.2.6: never a page
@@ -115,7 +115,8 @@ def authorize(
         consents.remember(server.session, client.id, user.id, scope)
     else:
         return ErrorPage("Unknown answer", "Choose Allow or Deny on the consent page.")
-    silent.after_consent(server, client, user)  # SPEC §5.4: a sandbox of this address merges
+    for extension in server.config.extensions:  # e.g. SPEC §5.4: a sandbox merges
+        extension.after_consent(server, client, user)
     return server.create_authorization_response(request, grant_user=user, grant=grant)  # type: ignore[no-any-return]
 
 
@@ -129,11 +130,7 @@ def _usable_user(server: OAuthServer, user_id: str | None) -> User | None:
     if user_id is None:
         return None
     user = server.session.get(User, user_id)
-    if user is None or not user.is_active or user.closed_at is not None:
-        return None
-    if user.sandbox_service_id is not None:
-        return None  # sandbox users never log in (SPEC §5.4)
-    return user
+    return user if user is not None and user.may_act else None  # SPEC §5.4: no sandbox
 
 
 def _prompt(

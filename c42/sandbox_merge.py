@@ -1,4 +1,6 @@
-"""The merge of a sandbox into a verified account (SPEC §5.4).
+"""The merge of a sandbox into a verified account (SPEC §5.4). It changes planning data, so it
+lives above `c42.auth` and `c42.access` (SPEC §9) and joins the authorization endpoint as an
+extension the app registers (`MergeAtConsent`, see `c42.auth.oauth.extensions`).
 
 When the owner of an address has a verified, active account and completes the normal
 authorize + consent for an app of a service, the open sandbox of (address, service) becomes
@@ -17,7 +19,8 @@ part of that account, in the caller's transaction:
   and authorization codes deleted, and a `sandbox_merged` audit record written (c42.audit).
 
 Every step is a module-level function on Core tables, so a test can make one fail and check
-that the transaction leaves both sides untouched. No HTTP here.
+that the transaction leaves both sides untouched. A failure is caught by `MergeAtConsent` in a
+savepoint: both accounts stay as they were. No HTTP here.
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ from c42 import audit
 from c42.access import readable
 from c42.access.permissions import Permission
 from c42.auth.oauth import tokens
+from c42.auth.oauth.extensions import AuthorizationExtension
+from c42.auth.oauth.models import Client
+from c42.auth.oauth.server import OAuthServer
 from c42.db import next_sync_token
+from c42.logs import get_logger
 from c42.models import (
     Calendar,
     CalendarSubscription,
@@ -48,6 +55,7 @@ from c42.models import (
 )
 
 MERGED = audit.Types.SANDBOX_MERGED
+log = get_logger("c42.silent")
 _cals = cast(Table, Calendar.__table__)
 _events = cast(Table, Event.__table__)
 _ec = cast(Table, EventCalendar.__table__)
@@ -56,6 +64,37 @@ _cs = cast(Table, CalendarSubscription.__table__)
 # What the stronger of two subscriptions to one object brings into the kept row.
 _EVENT_SUBSCRIPTION_FIELDS = ("permission", "rsvp_status", "is_invitation", "message")
 _CALENDAR_SUBSCRIPTION_FIELDS = ("permission",)
+
+
+class MergeAtConsent(AuthorizationExtension):
+    def after_consent(self, server: OAuthServer, client: Client, user: User) -> None:
+        """SPEC §5.4: the logged-in user has just allowed (or earlier allowed) an app: a
+        sandbox of the same address and service, if any, becomes part of their account — in
+        a savepoint of the authorization's transaction: a failure leaves both accounts exactly
+        as they were (the merge is tried again at the next consent) and never costs the user
+        their sign-in."""
+        session = server.session
+        sandbox = sandbox_to_merge(session, client.service_id, user)
+        if sandbox is None:
+            return
+        before = dict(session.info)
+        try:
+            with session.begin_nested():
+                result = merge(session, sandbox_id=sandbox, into=user, app_id=client.id)
+        except Exception:
+            session.info.clear()
+            session.info.update(before)  # a sync token taken inside the savepoint was rolled back
+            log.exception("sandbox merge failed; both accounts left unchanged")
+            audit.record(
+                session,
+                audit.Types.SANDBOX_MERGE_FAILED,
+                user_id=user.id,
+                client_id=client.client_id,
+                service_id=client.service_id,
+                sandbox_user_id=sandbox,
+            )
+            return
+        server.revoked_access_digests.extend(result.revoked_access_digests)
 
 
 @dataclass
@@ -73,9 +112,7 @@ class MergeResult:
 def sandbox_to_merge(session: Session, service_id: str, user: User) -> str | None:
     """The id of the open sandbox this account absorbs for this service, if any. Only a real,
     open, active and verified account ever merges (SPEC §5.4: never an unverified one)."""
-    if user.sandbox_service_id is not None or user.closed_at is not None:
-        return None
-    if not (user.is_active and user.email_verified):
+    if not (user.may_act and user.email_verified):
         return None
     return session.scalar(
         select(User.id).where(
