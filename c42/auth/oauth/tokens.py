@@ -21,6 +21,7 @@ from sqlalchemy import insert as sql_insert
 from c42 import compiled
 from c42.auth import secrets
 from c42.models import OAuthToken, User, new_id, utcnow
+from c42.models.users import is_open
 from c42.unit_of_work import Executes, UnitOfWork
 
 _t = OAuthToken.__table__
@@ -45,13 +46,12 @@ class TokenRow(NamedTuple):
     refresh_revoked_at: datetime | None
     rotated_at: datetime | None
     last_used: datetime | None
-    user_usable: bool  # active and not closed (a merged sandbox)
+    user_usable: bool  # the user's standing is in OPEN (c42.models.users)
 
 
 def _select_by(column: ColumnElement[Any], *, lock: bool) -> Any:
-    usable = and_(_users.c.is_active.is_(True), _users.c.closed_at.is_(None))
     query = (
-        select(*_t.c, usable.label("user_usable"))
+        select(*_t.c, is_open(_users).label("user_usable"))
         .join_from(_t, _users, _users.c.id == _t.c.user_id)
         .where(column == bindparam("digest"))
     )
