@@ -9,22 +9,29 @@ from sqlalchemy import select
 
 from c42.auth import evictions, scopes
 from c42.auth.oauth import apps
-from c42.cli.output import CommandError, emit, publish_evictions, session
+from c42.cli.output import add_json, emit, emit_rows, publish_evictions, session
+from c42.errors import NotFound
 from c42.models import OAuthApp
 from c42.settings import get_settings
 
+CLIENT_ID_HELP = "the app's client_id"
 SECRET_NOTE = "The client secret is shown only now; store it on your server, never in an app."
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     group = subparsers.add_parser("app", help="manage OAuth apps").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
     p = group.add_parser("create", help="register an OAuth app (client) under a service")
-    p.add_argument("--service", required=True, metavar="SERVICE_ID")
-    p.add_argument("--name", required=True)
+    p.add_argument("--service", required=True, metavar="SERVICE_ID", help="the app's service")
+    p.add_argument("--name", required=True, help="the name shown on the consent page")
     p.add_argument(
-        "--redirect-uri", required=True, action="append", dest="redirect_uris", metavar="URI"
+        "--redirect-uri",
+        required=True,
+        action="append",
+        dest="redirect_uris",
+        metavar="URI",
+        help="a registered redirect URI (repeat for several)",
     )
     p.add_argument("--public", action="store_true", help="no client secret (native/JS app)")
     p.add_argument("--silent", action="store_true", help="may use silent OAuth (confidential)")
@@ -57,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(handler=create)
 
     p = group.add_parser("update", help="change an app; options not given stay as they are")
-    p.add_argument("client_id", metavar="CLIENT_ID")
+    p.add_argument("client_id", metavar="CLIENT_ID", help=CLIENT_ID_HELP)
     p.add_argument("--name", help="the name shown on the consent page")
     p.add_argument(
         "--redirect-uri",
@@ -86,11 +93,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--no-origins", action="store_true", help="remove every web origin (no more CORS)"
     )
     silent = p.add_mutually_exclusive_group()
-    silent.add_argument("--silent", action="store_true", default=None, dest="silent")
-    silent.add_argument("--no-silent", action="store_false", dest="silent")
+    silent.add_argument(
+        "--silent",
+        action="store_true",
+        default=None,
+        dest="silent",
+        help="may use silent OAuth (confidential apps)",
+    )
+    silent.add_argument(
+        "--no-silent", action="store_false", dest="silent", help="may not use silent OAuth"
+    )
     pkce = p.add_mutually_exclusive_group()
-    pkce.add_argument("--require-pkce", action="store_true", default=None, dest="require_pkce")
-    pkce.add_argument("--no-require-pkce", action="store_false", dest="require_pkce")
+    pkce.add_argument(
+        "--require-pkce",
+        action="store_true",
+        default=None,
+        dest="require_pkce",
+        help="require PKCE even from a confidential app",
+    )
+    pkce.add_argument(
+        "--no-require-pkce",
+        action="store_false",
+        dest="require_pkce",
+        help="PKCE optional for a confidential app (public apps always use it)",
+    )
     p.add_argument("--json", action="store_true", help="print the app as a JSON object")
     p.set_defaults(handler=update)
 
@@ -99,14 +125,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ("enable", "accept a disabled app again"),
     ):
         p = group.add_parser(action, help=helptext)
-        p.add_argument("client_id", metavar="CLIENT_ID")
+        p.add_argument("client_id", metavar="CLIENT_ID", help=CLIENT_ID_HELP)
         p.add_argument("--json", action="store_true", help="print the app as a JSON object")
         p.set_defaults(handler=disable if action == "disable" else enable)
 
     p = group.add_parser("show", help="print an app's registration (never its secret)")
-    p.add_argument("client_id", metavar="CLIENT_ID")
+    p.add_argument("client_id", metavar="CLIENT_ID", help=CLIENT_ID_HELP)
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(handler=show)
+
+    p = group.add_parser("list", help="list the registered apps (never their secrets)")
+    p.add_argument("--service", metavar="SERVICE_ID", help="only the apps of this service")
+    add_json(p)
+    p.set_defaults(handler=list_apps)
+
+    p = group.add_parser(
+        "rotate-secret",
+        help="give a confidential app a new client secret (shown once); the old one stops "
+        "working at once",
+    )
+    p.add_argument("client_id", metavar="CLIENT_ID", help=CLIENT_ID_HELP)
+    add_json(p)
+    p.set_defaults(handler=rotate_secret)
 
 
 def create(args: argparse.Namespace) -> int:
@@ -174,9 +214,31 @@ def show(args: argparse.Namespace) -> int:
     with session() as s:
         app = s.scalar(select(OAuthApp).where(OAuthApp.client_id == args.client_id))
         if app is None:
-            raise CommandError(f"No app with client_id {args.client_id}.")
+            raise NotFound(f"No app with client_id {args.client_id}.")
         data = _describe(app)
     emit(data, args.json, _text(data))
+    return 0
+
+
+def list_apps(args: argparse.Namespace) -> int:
+    query = select(OAuthApp).order_by(OAuthApp.service_id, OAuthApp.name, OAuthApp.client_id)
+    if args.service is not None:
+        query = query.where(OAuthApp.service_id == args.service)
+    with session() as s:
+        rows = [_describe(app) for app in s.scalars(query)]
+    columns = ("client_id", "name", "service_id", "public", "disabled")
+    emit_rows(rows, args.json, columns, "no apps")
+    return 0
+
+
+def rotate_secret(args: argparse.Namespace) -> int:
+    server_key = get_settings().resolved_secret_key()
+    with session() as s:
+        app, secret = apps.rotate_secret(s, server_key, args.client_id)
+        client_id = app.client_id
+    publish_evictions(evictions.apps())  # committed; nothing caches the secret, but apps changed
+    data = {"client_id": client_id, "client_secret": secret}
+    emit(data, args.json, f"client_id:     {client_id}\nclient_secret: {secret}\n({SECRET_NOTE})")
     return 0
 
 

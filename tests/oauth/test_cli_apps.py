@@ -233,8 +233,8 @@ def test_update_refusals_change_nothing(
 
 def test_update_unknown_app(cli: Callable[..., Any]) -> None:
     result = cli("app", "update", "no-such-client", "--name", "X")
-    assert result.returncode == 2 and "No app" in result.stderr
-    assert cli("app", "show", "no-such-client").returncode == 2
+    assert result.returncode == 1 and "No app" in result.stderr  # not found: 1, usage: 2
+    assert cli("app", "show", "no-such-client").returncode == 1
 
 
 def test_disable_and_enable(

@@ -245,3 +245,18 @@ def public_app_origins(session: Session) -> frozenset[str]:
     )
     found = (origins.header_origin(origin) for registered in rows for origin in registered or ())
     return frozenset(origin for origin in found if origin)
+
+
+def rotate_secret(session: Session, server_key: str, client_id: str) -> tuple[OAuthApp, str]:
+    """A new client secret for a confidential app, returned once; only its digest is kept, so
+    the old secret stops authenticating with this commit (RFC 6749 §2.3.1; nothing caches
+    client authentication: `find` reads the row on every request)."""
+    app = session.scalar(select(OAuthApp).where(OAuthApp.client_id == client_id))
+    if app is None:
+        raise NotFound(f"No app with client_id {client_id}.")
+    if app.is_public:
+        raise InvalidRequest(f"{client_id} is a public app: it has no client secret to rotate.")
+    secret = secrets.new_client_secret()
+    set_secret(app, server_key, secret)
+    session.flush()
+    return app, secret
