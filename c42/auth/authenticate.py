@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from c42.auth import evictions, secrets
+from c42.auth import evictions, last_used, secrets
 from c42.auth.action_tokens import lookup as action_tokens
 from c42.auth.cache_entry import CacheEntry, refusal
 from c42.auth.evictions import EvictionBus
@@ -21,7 +21,7 @@ from c42.auth.token_cache import TTLCache
 from c42.auth.user_tokens import repository as user_tokens
 from c42.db import Database
 from c42.errors import Forbidden, InvalidRequest, Unauthorized
-from c42.models import utcnow
+from c42.models import UserToken, utcnow
 from c42.models.users import standing
 
 REALM = 'realm="c42"'
@@ -95,11 +95,8 @@ def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:
     if refused is not None:
         return refused  # SPEC §5.4: sandbox users never hold User Tokens
     now = utcnow()
-    if row.last_used is None or now - row.last_used > user_tokens.LAST_USED_GRANULARITY:
-        # A write transaction of its own (BEGIN IMMEDIATE on SQLite): upgrading the read
-        # snapshot above to a writer fails with "database is locked" while others write.
-        with db.session(write=True) as session:
-            user_tokens.touch(session.connection(), row.id, now)
+    if last_used.due(row.last_used, now):
+        last_used.record(db, UserToken, row.id, now)  # SPEC §8: to the minute
     subject = AuthSubject(
         user_id=row.user_id,
         kind=CredentialKind.USER_TOKEN,

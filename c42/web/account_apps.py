@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from c42.auth import scopes
-from c42.auth.oauth import codes, consents, tokens
+from c42.auth.oauth import consents
 from c42.db import Database
 from c42.models import User
 from c42.text import is_accepted
@@ -76,9 +76,7 @@ async def revoke_app(request: Request, app_id: str) -> Response:
 
     def disconnect() -> list[str]:
         with db.session(write=True) as session:
-            consents.forget(session, app_id, user_id)
-            codes.retire_unused(session, app_id, user_id)
-            return tokens.revoke_for_app_user(session, app_id, user_id)
+            return consents.disconnect(session, app_id, user_id)
 
     revoked = await run_in_threadpool(disconnect)
     evict(request, revoked)  # after commit: stops working in this process at once

@@ -20,13 +20,24 @@ def web_routers() -> list[APIRouter]:
     """Every page router (all with include_in_schema=False); the OAuth endpoints first, as the
     hottest (see create_app)."""
     from c42.web.account_apps import router as account_apps
+    from c42.web.account_security import router as account_security
     from c42.web.accounts import router as accounts
+    from c42.web.admin import router as admin_router
     from c42.web.oauth_endpoints import router as oauth
     from c42.web.oidc_endpoints import router as oidc
     from c42.web.password_reset import router as password_reset
     from c42.web.registration import router as registration
 
-    return [oauth, oidc, accounts, registration, password_reset, account_apps]
+    return [
+        oauth,
+        oidc,
+        accounts,
+        registration,
+        password_reset,
+        account_apps,
+        account_security,
+        admin_router(),
+    ]
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:

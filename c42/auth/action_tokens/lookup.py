@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from c42.auth import last_used
 from c42.auth.action_tokens import repository
 from c42.auth.cache_entry import CacheEntry, refusal
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
-from c42.models import utcnow
+from c42.models import ActionToken, utcnow
 from c42.models.users import standing
 
 USED_UP = "The Action Token is used up."
@@ -57,11 +58,8 @@ def _relationship_holds(row: Any) -> bool:
 
 def _touch(db: Database, row: Any) -> None:
     now = utcnow()
-    if row.last_used is not None and now - row.last_used <= repository.LAST_USED_GRANULARITY:
-        return
-    # A write transaction of its own (BEGIN IMMEDIATE on SQLite): never upgrade a read snapshot.
-    with db.session(write=True) as session:
-        repository.touch(session.connection(), row.id, now)
+    if last_used.due(row.last_used, now):
+        last_used.record(db, ActionToken, row.id, now)  # SPEC §8: to the minute
 
 
 def count_use(db: Database, subject: AuthSubject) -> bool:

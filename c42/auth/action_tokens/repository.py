@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from c42 import audit
@@ -26,7 +26,6 @@ _u = cast(Table, User.__table__)
 _ss = cast(Table, ServiceSubscription.__table__)
 _creator = _u.alias("creator")
 _creator_ss = _ss.alias("creator_ss")
-LAST_USED_GRANULARITY = timedelta(minutes=1)  # unlimited tokens refresh last_used once a minute
 
 # The holder still actively subscribed to the token's service (service-restricted tokens).
 _HOLDER_SUBSCRIBED = exists().where(
@@ -62,7 +61,6 @@ _LOOKUP = (
     .join(_u, _u.c.id == _t.c.user_id)
     .where(_t.c.digest == bindparam("digest"))
 )
-_TOUCH = update(_t).where(_t.c.id == bindparam("token_id")).values(last_used=bindparam("now"))
 # One use, atomically: the row lock (PostgreSQL) or the write lock (SQLite) serialises
 # concurrent requests, and the WHERE is re-checked on the latest row version, so a token with
 # max_uses = N succeeds exactly N times however many requests race for it.
@@ -108,10 +106,6 @@ def grants_from_json(value: Any) -> tuple[Grant, ...]:
 
 def lookup(connection: Connection, token_digest: str) -> Any:
     return connection.execute(_LOOKUP, {"digest": token_digest}).first()
-
-
-def touch(connection: Connection, token_id: str, now: datetime) -> None:
-    connection.execute(_TOUCH, {"token_id": token_id, "now": now})
 
 
 def count_use(db: Database, token_id: str) -> bool:

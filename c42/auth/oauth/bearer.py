@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, select
 
-from c42.auth import scopes
+from c42.auth import last_used, scopes
 from c42.auth.cache_entry import CacheEntry
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
-from c42.models import OAuthApp, OAuthToken, User
+from c42.models import OAuthApp, OAuthToken, User, utcnow
 
 _t = OAuthToken.__table__
 _a = OAuthApp.__table__
@@ -27,6 +27,7 @@ _LOOKUP = (
         _t.c.scope,
         _t.c.access_expires_at,
         _t.c.access_revoked_at,
+        _t.c.last_used,
         _a.c.service_id,
         _a.c.client_id,
         _a.c.is_public,
@@ -54,6 +55,9 @@ def lookup(db: Database, token_digest: str) -> CacheEntry:
         return CacheEntry(None, None, "inactive_user", "The user account is not active.")
     if row.sandbox_service_id is not None and row.sandbox_service_id != row.service_id:
         return CacheEntry(None)  # SPEC §5.4: a sandbox exists only inside its own service
+    now = utcnow()
+    if last_used.due(row.last_used, now):
+        last_used.record(db, OAuthToken, row.id, now)  # SPEC §8: to the minute, once a minute
     subject = AuthSubject(
         user_id=row.user_id,
         kind=CredentialKind.OAUTH,

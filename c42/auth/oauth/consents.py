@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from c42 import audit
 from c42.auth import scopes
+from c42.auth.oauth import codes, tokens
 from c42.models import OAuthApp, OAuthConsent, Service, utcnow
 
 
@@ -72,6 +73,15 @@ def forget(session: Session, app_id: str, user_id: str) -> bool:
             client_id=audit.client_of(session, app_id),
         )
     return forgotten
+
+
+def disconnect(session: Session, app_id: str, user_id: str) -> list[str]:
+    """End an app's access for a user (the user's Disconnect, an operator's revoke): the
+    consent goes, unredeemed codes end, every token pair is revoked. Returns the revoked access
+    digests, to evict from caches after commit."""
+    forget(session, app_id, user_id)
+    codes.retire_unused(session, app_id, user_id)
+    return tokens.revoke_for_app_user(session, app_id, user_id)
 
 
 def authorised_apps(session: Session, user_id: str) -> list[AuthorisedApp]:

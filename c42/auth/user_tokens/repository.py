@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from c42 import audit
@@ -31,8 +31,6 @@ _LOOKUP = (
     .join(_u, _u.c.id == _t.c.user_id)
     .where(_t.c.digest == bindparam("digest"))
 )
-_TOUCH = update(_t).where(_t.c.id == bindparam("token_id")).values(last_used=bindparam("now"))
-LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used is refreshed at most once a minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +44,6 @@ class CreatedToken:
 
 def lookup(connection: Connection, token_digest: str) -> Any:
     return connection.execute(_LOOKUP, {"digest": token_digest}).first()
-
-
-def touch(connection: Connection, token_id: str, now: datetime) -> None:
-    connection.execute(_TOUCH, {"token_id": token_id, "now": now})
 
 
 def create(
