@@ -20,7 +20,7 @@ from c42.settings import Settings
 from tests.action_tokens.helpers import create_token, grant
 from tests.conftest import LiveServer
 from tests.factories import Factory, Person, calendar, create, event, share_calendar
-from tests.oauth.helpers import App, exchange, make_app, new_browser, person_with_password, pkce
+from tests.oauth.helpers import App, access_token_for, make_app, person_with_password
 
 EVENT_BODY: dict[str, Any] = {
     "event_type": "normal",
@@ -76,7 +76,7 @@ def fuzz_people(server: LiveServer, db: Database, settings: Settings) -> People:
                 grant("POST", "/api/v2/calendars/"),
             ],
         )
-        bearer = _bearer_token(server, client, app, owner)
+        bearer = access_token_for(server.url, client, app, owner)
     return People(
         owner=owner,
         friend=friend,
@@ -140,17 +140,3 @@ def fuzz_world(server: LiveServer, fuzz_people: People) -> Iterator[FuzzWorld]:
             "POST /api/v2/action-tokens/": {"grants": [grant("GET", "/api/v2/events/{id}/")]},
         },
     )
-
-
-def _bearer_token(server: LiveServer, client: httpx.Client, app: App, owner: Person) -> str:
-    browser = new_browser(server.url)
-    try:
-        browser.login(owner)
-        verifier, challenge = pkce()
-        code = browser.code(app, scope="service.read service.write", challenge=challenge)
-    finally:
-        browser.http.close()
-    answer = exchange(client, app, code, verifier)
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["access_token"]
-    return token

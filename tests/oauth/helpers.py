@@ -10,6 +10,7 @@ import http.server
 import re
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -157,6 +158,41 @@ def refresh(client: httpx.Client, app: App, refresh_token: str, **extra: str) ->
     return token_request(
         client, app, {"grant_type": "refresh_token", "refresh_token": refresh_token}, **extra
     )
+
+
+def bearer(token: Mapping[str, Any] | str) -> dict[str, str]:
+    """The Authorization header of an access token (RFC 6750 §2.1), given the token or the
+    token response holding it."""
+    value = token if isinstance(token, str) else token["access_token"]
+    return {"Authorization": f"Bearer {value}"}
+
+
+def access_token(
+    client: httpx.Client, browser: Browser, app: App, scope: str = "service.read service.write"
+) -> str:
+    """An access token for the browser's user, by the real code flow (consent, PKCE, code
+    exchange at the token endpoint)."""
+    verifier, challenge = pkce()
+    code = browser.code(app, scope=scope, challenge=challenge)
+    answer = exchange(client, app, code, verifier)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+def access_token_for(
+    base_url: str,
+    client: httpx.Client,
+    app: App,
+    person: Person,
+    scope: str = "service.read service.write",
+) -> str:
+    """`access_token` for `person`, logged in by a browser of its own."""
+    browser = new_browser(base_url)
+    try:
+        browser.login(person)
+        return access_token(client, browser, app, scope)
+    finally:
+        browser.http.close()
 
 
 def token_request(

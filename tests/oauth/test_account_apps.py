@@ -6,11 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.oauth.helpers import App, Browser, csrf_of, exchange, refresh
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.oauth.helpers import App, Browser, bearer, csrf_of, exchange, refresh
 
 
 def test_login_required(anonymous: Browser) -> None:
@@ -37,12 +33,12 @@ def test_lists_authorised_apps_and_revokes_one(
     assert "OAuth Test Service" in page.text
     assert "Create, change, delete and share your calendars" in page.text
     for token in (first["access_token"], kept["access_token"], other["access_token"]):
-        assert client.get("/api/v2/calendars/", headers=_bearer(token)).status_code == 200
+        assert client.get("/api/v2/calendars/", headers=bearer(token)).status_code == 200
 
     # Without the CSRF token: refused, nothing changes.
     refused = b.http.post(f"/account/apps/{web_app.id}/revoke/", data={})
     assert refused.status_code == 403
-    assert client.get("/api/v2/calendars/", headers=_bearer(first["access_token"])).is_success
+    assert client.get("/api/v2/calendars/", headers=bearer(first["access_token"])).is_success
 
     answer = b.http.post(
         f"/account/apps/{web_app.id}/revoke/", data={"csrf_token": csrf_of(page.text)}
@@ -51,10 +47,10 @@ def test_lists_authorised_apps_and_revokes_one(
     assert answer.headers["location"] == "/account/apps/?notice=revoked"
     # Every token of that app for this user stops at once; the other app is untouched.
     for token in (first["access_token"], kept["access_token"]):
-        gone = client.get("/api/v2/calendars/", headers=_bearer(token))
+        gone = client.get("/api/v2/calendars/", headers=bearer(token))
         assert gone.status_code == 401
     assert refresh(client, web_app, kept["refresh_token"]).json()["error"] == "invalid_grant"
-    assert client.get("/api/v2/calendars/", headers=_bearer(other["access_token"])).is_success
+    assert client.get("/api/v2/calendars/", headers=bearer(other["access_token"])).is_success
     after = b.http.get("/account/apps/?notice=revoked")
     assert f'id="app-{web_app.id}"' not in after.text
     assert f'id="app-{native_app.id}"' in after.text
@@ -72,7 +68,7 @@ def test_revoking_touches_only_the_callers_tokens(
     bob.code(web_app)
     page = bob.http.get("/account/apps/")
     bob.http.post(f"/account/apps/{web_app.id}/revoke/", data={"csrf_token": csrf_of(page.text)})
-    assert client.get("/api/v2/calendars/", headers=_bearer(alice_token)).status_code == 200
+    assert client.get("/api/v2/calendars/", headers=bearer(alice_token)).status_code == 200
 
 
 def test_unused_codes_die_with_the_consent(

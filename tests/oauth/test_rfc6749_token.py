@@ -12,13 +12,9 @@ from sqlalchemy import select, update
 from c42.db import Database
 from c42.models import AuditEvent, OAuthAuthorizationCode, utcnow
 from c42.settings import Settings
-from tests.oauth.helpers import App, Browser, exchange, make_app, token_request
+from tests.oauth.helpers import App, Browser, bearer, exchange, make_app, token_request
 
 TOKEN = "/oauth2/token/"
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _assert_error(response: httpx.Response, error: str, status: int = 400) -> None:
@@ -44,7 +40,7 @@ def test_successful_exchange(
     assert body["access_token"] != body["refresh_token"]
     for value in (body["access_token"], body["refresh_token"]):
         assert len(value) >= 43 and not all(c in "0123456789abcdef" for c in value)
-    api = client.get("/api/v2/calendars/", headers=_bearer(body["access_token"]))
+    api = client.get("/api/v2/calendars/", headers=bearer(body["access_token"]))
     assert api.status_code == 200
 
 
@@ -77,11 +73,11 @@ def test_code_is_single_use_and_replay_revokes(
     first = exchange(client, web_app, code)
     assert first.status_code == 200
     tokens = first.json()
-    assert client.get("/api/v2/calendars/", headers=_bearer(tokens["access_token"])).is_success
+    assert client.get("/api/v2/calendars/", headers=bearer(tokens["access_token"])).is_success
     replay = exchange(client, web_app, code)
     _assert_error(replay, "invalid_grant")
     # RFC 6749 §4.1.2: the tokens issued from the code are revoked, at once in this process.
-    gone = client.get("/api/v2/calendars/", headers=_bearer(tokens["access_token"]))
+    gone = client.get("/api/v2/calendars/", headers=bearer(tokens["access_token"]))
     assert gone.status_code == 401
     assert 'error="invalid_token"' in gone.headers["www-authenticate"]
     refreshed = token_request(

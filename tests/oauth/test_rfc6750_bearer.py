@@ -16,17 +16,7 @@ from c42.db import Database
 from c42.models import OAuthToken, User, utcnow
 from c42.settings import Settings
 from tests.factories import Person, calendar, event
-from tests.oauth.helpers import App, Browser, exchange, make_app
-
-
-def _token(client: httpx.Client, browser: Browser, app: App, scope: str) -> str:
-    answer = exchange(client, app, browser.code(app, scope=scope))
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["access_token"])
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.oauth.helpers import App, Browser, access_token, bearer, make_app
 
 
 def _ids(response: httpx.Response) -> set[str]:
@@ -36,7 +26,7 @@ def _ids(response: httpx.Response) -> set[str]:
 
 @pytest.fixture
 def writer(browser: Browser, web_app: App, client: httpx.Client) -> str:
-    return _token(client, browser, web_app, "service.read service.write")
+    return access_token(client, browser, web_app, "service.read service.write")
 
 
 def test_bearer_sees_only_its_services_data(
@@ -44,18 +34,18 @@ def test_bearer_sees_only_its_services_data(
 ) -> None:
     private_cal = calendar(client, person, "Private")  # made with a User Token: no service
     private_event = event(client, person, [private_cal["id"]])
-    made = client.post("/api/v2/calendars/", json={"name": "Via app"}, headers=_bearer(writer))
+    made = client.post("/api/v2/calendars/", json={"name": "Via app"}, headers=bearer(writer))
     assert made.status_code == 201, made.text
     service_cal = made.json()["data"][0]
     assert service_cal["service_id"] == web_app.service_id
-    listed = _ids(client.get("/api/v2/calendars/", headers=_bearer(writer)))
+    listed = _ids(client.get("/api/v2/calendars/", headers=bearer(writer)))
     assert service_cal["id"] in listed
     assert private_cal["id"] not in listed
     for path in (
         f"/api/v2/calendars/{private_cal['id']}/",
         f"/api/v2/events/{private_event['id']}/",
     ):
-        hidden = client.get(path, headers=_bearer(writer))
+        hidden = client.get(path, headers=bearer(writer))
         assert hidden.status_code == 404, path  # never reveal existence
         assert hidden.json()["error"]["code"] == "not_found"
     # The user's own User Token still sees both.
@@ -76,31 +66,29 @@ def test_token_of_one_service_on_another_services_data(
     other_service = factory.service("Other service")
     factory.subscribe(other_service, person)
     other_app = make_app(db, settings, other_service)
-    other_token = _token(client, browser, other_app, "service.read service.write")
-    theirs = client.post("/api/v2/calendars/", json={"name": "B"}, headers=_bearer(other_token))
+    other_token = access_token(client, browser, other_app, "service.read service.write")
+    theirs = client.post("/api/v2/calendars/", json={"name": "B"}, headers=bearer(other_token))
     assert theirs.status_code == 201
     cal_id = theirs.json()["data"][0]["id"]
-    assert client.get(f"/api/v2/calendars/{cal_id}/", headers=_bearer(writer)).status_code == 404
-    patch = client.patch(
-        f"/api/v2/calendars/{cal_id}/", json={"name": "x"}, headers=_bearer(writer)
-    )
+    assert client.get(f"/api/v2/calendars/{cal_id}/", headers=bearer(writer)).status_code == 404
+    patch = client.patch(f"/api/v2/calendars/{cal_id}/", json={"name": "x"}, headers=bearer(writer))
     assert patch.status_code == 404
-    assert cal_id not in _ids(client.get("/api/v2/calendars/", headers=_bearer(writer)))
+    assert cal_id not in _ids(client.get("/api/v2/calendars/", headers=bearer(writer)))
 
 
 def test_read_scope_cannot_write(
     browser: Browser, web_app: App, client: httpx.Client, writer: str
 ) -> None:
-    reader = _token(client, browser, web_app, "service.read")
-    made = client.post("/api/v2/calendars/", json={"name": "w"}, headers=_bearer(writer))
+    reader = access_token(client, browser, web_app, "service.read")
+    made = client.post("/api/v2/calendars/", json={"name": "w"}, headers=bearer(writer))
     cal_id = made.json()["data"][0]["id"]
-    assert client.get(f"/api/v2/calendars/{cal_id}/", headers=_bearer(reader)).status_code == 200
+    assert client.get(f"/api/v2/calendars/{cal_id}/", headers=bearer(reader)).status_code == 200
     for method, path, body in (
         ("POST", "/api/v2/calendars/", {"name": "r"}),
         ("PATCH", f"/api/v2/calendars/{cal_id}/", {"name": "r"}),
         ("DELETE", f"/api/v2/calendars/{cal_id}/", None),
     ):
-        answer = client.request(method, path, json=body, headers=_bearer(reader))
+        answer = client.request(method, path, json=body, headers=bearer(reader))
         assert answer.status_code == 403, (method, answer.text)
         assert answer.json()["error"]["code"] == "insufficient_scope"
         challenge = answer.headers["www-authenticate"]
@@ -115,13 +103,13 @@ def _assert_invalid_token(response: httpx.Response) -> None:
 
 
 def test_revoked_token(client: httpx.Client, writer: str, web_app: App) -> None:
-    assert client.get("/api/v2/calendars/", headers=_bearer(writer)).status_code == 200
+    assert client.get("/api/v2/calendars/", headers=bearer(writer)).status_code == 200
     client.post("/oauth2/revoke/", data={"token": writer}, auth=web_app.auth)
-    _assert_invalid_token(client.get("/api/v2/calendars/", headers=_bearer(writer)))
+    _assert_invalid_token(client.get("/api/v2/calendars/", headers=bearer(writer)))
 
 
 def test_expired_token(browser: Browser, web_app: App, client: httpx.Client, db: Database) -> None:
-    token = _token(client, browser, web_app, "service.read")
+    token = access_token(client, browser, web_app, "service.read")
     from c42.auth import secrets
 
     with db.session() as session:
@@ -130,7 +118,7 @@ def test_expired_token(browser: Browser, web_app: App, client: httpx.Client, db:
             .where(OAuthToken.access_digest == secrets.digest(token))
             .values(access_expires_at=utcnow() - timedelta(seconds=1))
         )
-    _assert_invalid_token(client.get("/api/v2/calendars/", headers=_bearer(token)))
+    _assert_invalid_token(client.get("/api/v2/calendars/", headers=bearer(token)))
 
 
 @pytest.mark.parametrize(
@@ -139,17 +127,17 @@ def test_expired_token(browser: Browser, web_app: App, client: httpx.Client, db:
     ids=["unknown", "forty-hex", "long", "jwt-lookalike"],
 )
 def test_unknown_tokens(client: httpx.Client, token: str) -> None:
-    _assert_invalid_token(client.get("/api/v2/calendars/", headers=_bearer(token)))
+    _assert_invalid_token(client.get("/api/v2/calendars/", headers=bearer(token)))
 
 
 def test_deactivated_user(
     fresh_browser: Any, web_app: App, client: httpx.Client, db: Database
 ) -> None:
     b = fresh_browser()
-    token = _token(client, b, web_app, "service.read")
+    token = access_token(client, b, web_app, "service.read")
     with db.session() as session:
         session.execute(update(User).where(User.id == b.person.id).values(is_active=False))
-    answer = client.get("/api/v2/calendars/", headers=_bearer(token))
+    answer = client.get("/api/v2/calendars/", headers=bearer(token))
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "inactive_user"
 
@@ -182,5 +170,5 @@ def test_scheme_is_case_insensitive(client: httpx.Client, writer: str) -> None:
 
 
 def test_bearer_cannot_manage_user_tokens(client: httpx.Client, writer: str) -> None:
-    answer = client.get("/api/v2/user-tokens/", headers=_bearer(writer))
+    answer = client.get("/api/v2/user-tokens/", headers=bearer(writer))
     assert answer.status_code == 403

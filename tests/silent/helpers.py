@@ -18,6 +18,7 @@ from c42.auth.oauth import apps
 from c42.db import Database
 from c42.models import User
 from c42.settings import Settings
+from tests.oauth.helpers import bearer as bearer  # the one Bearer header helper
 
 REDIRECT = "https://silent-client.example/callback"
 
@@ -111,11 +112,6 @@ def sandbox_token(client: httpx.Client, app: App, email: str, **extra: str) -> d
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def bearer(token: dict[str, Any] | str) -> dict[str, str]:
-    value = token if isinstance(token, str) else token["access_token"]
-    return {"Authorization": f"Bearer {value}"}
 
 
 def sandbox_users(db: Database, email: str) -> list[User]:
