@@ -26,6 +26,7 @@ from c42.web.templating import redirect
 
 router = APIRouter(include_in_schema=False)
 APPS = "/admin/apps/"
+_ODD = "A field is too long or holds odd text."
 NOTICES = {
     "saved": "The app is saved.",
     "disabled": "The app is disabled: its tokens are refused everywhere.",
@@ -38,9 +39,9 @@ def app_path(client_id: str) -> str:
 
 
 def _lines(form: FormData, name: str) -> list[str] | None:
-    text = text_field(form, name, 20_000, strip=True)
-    if text is None:
-        return None
+    text = form.get(name, "")
+    if not isinstance(text, str) or len(text) > 20_000 or not is_accepted(text, multiline=True):
+        return None  # SPEC §6 (c42.text): one value per line, nothing else odd
     return [line.strip() for line in text.replace("\r", "").split("\n") if line.strip()]
 
 
@@ -74,7 +75,7 @@ async def create_app(request: Request) -> Response:
     origins = _lines(form, "origins")
     values = {k: form.get(k, "") for k in ("name", "service_id", "redirect_uris", "origins")}
     if name is None or service_id is None or redirect_uris is None or origins is None:
-        return await _list_page(request, staff, "A field is too long or holds odd text.", values)
+        return await _list_page(request, staff, _ODD, values)
     spec = apps.AppSpec(
         service_id=service_id,
         name=name,
@@ -153,7 +154,7 @@ async def update_app(request: Request, client_id: str) -> Response:
     redirect_uris = _lines(form, "redirect_uris")
     origins = _lines(form, "origins")
     if name is None or redirect_uris is None or origins is None:
-        return await _app_page(request, staff, client_id, error="A field is too long.")
+        return await _app_page(request, staff, client_id, error=_ODD)
     changes = apps.AppChanges(
         name=name,
         redirect_uris=redirect_uris,

@@ -8,8 +8,8 @@ every audit record written meanwhile naming the staff user as actor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -74,7 +74,7 @@ def page(
     request: Request,
     staff: User,
     template: str,
-    context: dict[str, object],
+    context: Mapping[str, Any],
     status_code: int = 200,
     *,
     no_store: bool = False,
