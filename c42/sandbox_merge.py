@@ -26,7 +26,7 @@ savepoint: both accounts stay as they were. No HTTP here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import CursorResult, Table, and_, case, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -56,11 +56,11 @@ from c42.models import (
 
 MERGED = audit.Types.SANDBOX_MERGED
 log = get_logger("c42.silent")
-_cals = cast(Table, Calendar.__table__)
-_events = cast(Table, Event.__table__)
-_ec = cast(Table, EventCalendar.__table__)
-_es = cast(Table, EventSubscription.__table__)
-_cs = cast(Table, CalendarSubscription.__table__)
+_cals = Calendar.__table__
+_events = Event.__table__
+_ec = EventCalendar.__table__
+_es = EventSubscription.__table__
+_cs = CalendarSubscription.__table__
 # What the stronger of two subscriptions to one object brings into the kept row.
 _EVENT_SUBSCRIPTION_FIELDS = ("permission", "rsvp_status", "is_invitation", "message")
 _CALENDAR_SUBSCRIPTION_FIELDS = ("permission",)

@@ -35,7 +35,7 @@ calendar_subscriptions = CalendarSubscription.__table__
 
 def relations(
     user_id: Any | None = None, event_ids: Any | None = None, *, lost: bool = False
-) -> CompoundSelect:
+) -> CompoundSelect[str, str, int]:
     """(user_id, event_id, permission) for every user and event related, `removed` included:
     of one user, or of all users when `user_id` is None; of the events `event_ids` (values,
     bind parameters or a subquery of ids) or of all events.

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, insert, select, text, union
+from sqlalchemy import ColumnElement, Connection, Select, delete, insert, select, text, union
 from sqlalchemy.orm import Session
 
 from c42.access import events as rules
@@ -90,11 +90,12 @@ def refresh(
     if event_ids is None and user_id is None:
         raise ValueError("refresh needs event_ids, user_id or both; use rebuild for all rows")
     if _is_postgresql(work):
-        calendar = getattr(event_ids, "get_execution_options", dict)().get(_CALENDAR_OPTION)
+        options = getattr(event_ids, "get_execution_options", dict[str, Any])()
+        calendar = options.get(_CALENDAR_OPTION)
         if calendar is not None:
             lock_calendars(work, [calendar])
         _lock_events(work, _recomputed(event_ids, user_id))
-    affected = []
+    affected: list[ColumnElement[bool]] = []
     if event_ids is not None:
         affected.append(readable_events.c.event_id.in_(event_ids))
     if user_id is not None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, FromClause, and_
+from sqlalchemy import ColumnElement, FromClause, Table, and_
 from sqlalchemy.orm import Session, aliased
 
 from c42.access import calendars as calendar_rules
@@ -40,8 +40,8 @@ class Target:
     """What subscriptions are to (calendars or events), with the rules that differ."""
 
     name: str  # "Calendar" or "Event", as in error messages
-    table: FromClause
-    subscriptions: FromClause
+    table: Table
+    subscriptions: Table
     key: str  # the subscriptions' column naming the calendar or event
     relation: Callable[[str, list[str] | None], Relation]  # (user_id, target ids or None)
     scope_filter: Callable[[AuthSubject], list[ColumnElement[bool]]]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Table, bindparam, select, update
+from sqlalchemy import Connection, CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from c42.auth import secrets
@@ -33,8 +33,8 @@ LAST_SEEN_GRANULARITY = timedelta(minutes=1)  # last_seen is written at most onc
 USER_AGENT_LENGTH = 200
 IP_LENGTH = 64
 
-_s = cast(Table, BrowserSession.__table__)
-_u = cast(Table, User.__table__)
+_s = BrowserSession.__table__
+_u = User.__table__
 
 # One unique-index read joined with the user's primary key: the session counts only while it
 # is live and its user is an account that may act (active, not closed, not a sandbox user:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import ClassVar
 
-from sqlalchemy import Index, MetaData, text
+from sqlalchemy import Index, MetaData, Table, text
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -19,6 +20,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model maps one table (none maps a join or a select), so `Model.__table__` is typed
+    # as the Table it is, for insert/update/delete and `.c` without casts.
+    __table__: ClassVar[Table]
 
 
 def partial_index(name: str, column: str, where: str) -> Index:

@@ -32,7 +32,6 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -63,11 +62,11 @@ log = get_logger("c42.purge")
 BATCH_SIZE = 1000
 LOCK_KEY = int.from_bytes(b"c42purge", "big")  # PostgreSQL advisory lock of the purge
 
-_codes = cast(Table, OAuthAuthorizationCode.__table__)
-_pairs = cast(Table, OAuthToken.__table__)
-_user_tokens = cast(Table, UserToken.__table__)
-_action_tokens = cast(Table, ActionToken.__table__)
-_sessions = cast(Table, BrowserSession.__table__)
+_codes = OAuthAuthorizationCode.__table__
+_pairs = OAuthToken.__table__
+_user_tokens = UserToken.__table__
+_action_tokens = ActionToken.__table__
+_sessions = BrowserSession.__table__
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from c42.web import consent_request
 from c42.web import oauth_adapter as adapter
 from c42.web.csrf import FIELD as CSRF_FIELD
 from c42.web.csrf import require_csrf
+from c42.web.forms import db_of
 from c42.web.links import safe_next, with_next
 from c42.web.ratelimit import RateLimited
 from c42.web.session import csrf_token, current_login_async, current_user_id_async
@@ -98,7 +99,7 @@ async def _answer(request: Request, outcome: Any, params: list[tuple[str, str]])
 
 async def _consent_page(request: Request, prompt: ConsentPrompt) -> Response:
     user_id = await current_user_id_async(request)
-    db = request.app.state.db
+    db = db_of(request)
 
     def load() -> User | None:
         with db.session(write=False) as session:

@@ -114,6 +114,7 @@ async def set_new_password(request: Request, token: str) -> Response:
     password = text_field(form, "password", MAX_PASSWORD_LENGTH, strip=False)
     if (error := password_problem(password)) is not None:  # c42.validation: one rule
         return _new_password_form(request, token, user, error, 400)
+    assert password is not None  # password_problem refuses None (a field too long or not text)
     changed = await run_in_threadpool(account_flows.reset_password, db, settings, token, password)
     if changed is None:
         return _invalid_link(request)

@@ -25,7 +25,7 @@ def _check_params(request: Any) -> None:
     # widens the search instead of failing the request.
 
 
-class Revocation(RevocationEndpoint):
+class Revocation(RevocationEndpoint):  # type: ignore[misc]  # Authlib is untyped
     """RFC 7009 §2.1: confidential apps authenticate; public apps send their client_id."""
 
     CLIENT_AUTH_METHODS = list(ANY_METHOD)
@@ -58,7 +58,7 @@ class Revocation(RevocationEndpoint):
         )
 
 
-class Introspection(IntrospectionEndpoint):
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]  # Authlib is untyped
     """RFC 7662 §2.1: the caller authenticates (confidential apps); §4: a client learns about
     its own tokens only — any other token is reported `{"active": false}`."""
 

@@ -91,11 +91,11 @@ def authorize(
     user = _usable_user(server, user_id)
     if user is None or (decision is None and prompts.needs_login(asked, user.id, auth_time)):
         if asked.none:  # OIDC Core §3.1.2.6: never a page
-            error = LoginRequiredError(_LOGIN_REQUIRED, redirect_uri=grant.redirect_uri)
-            return server.authorization_error(request, error)
+            refusal = LoginRequiredError(_LOGIN_REQUIRED, redirect_uri=grant.redirect_uri)
+            return server.authorization_error(request, refusal)
         marker = prompts.mark(server.config.server_key) if asked.wants_new_login else None
         return LoginRequired(asked.login_hint, marker)
-    request.auth_time = auth_time  # type: ignore[attr-defined]  # into the code's id_token
+    request.auth_time = auth_time  # into the code's id_token
     scope: str = request.scope
     if decision is None:
         remembered = (
@@ -105,8 +105,8 @@ def authorize(
         )
         if not remembered:
             if asked.none:  # OIDC Core §3.1.2.6
-                error = ConsentRequiredError(_CONSENT_REQUIRED, redirect_uri=grant.redirect_uri)
-                return server.authorization_error(request, error)
+                refusal = ConsentRequiredError(_CONSENT_REQUIRED, redirect_uri=grant.redirect_uri)
+                return server.authorization_error(request, refusal)
             return _prompt(server, request, client, grant.redirect_uri, scope)
     elif decision == "deny":
         # RFC 6749 §4.1.2.1: access_denied, with state (and iss, RFC 9207).
@@ -150,7 +150,7 @@ def _describe(error: OAuth2Error) -> str:
     if error.error == "invalid_client":
         return "The application asking for access is not registered here."
     # The description, never Authlib's get_error_description(): that one can quote the request.
-    description = error.description or error.error
+    description: str = error.description or error.error
     if description == NOT_REGISTERED:
         return description
     if "redirect_uri" in description:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 TOKEN_AUTH_METHODS = list(ANY_METHOD)
 
 
-class PKCE(CodeChallenge):
+class PKCE(CodeChallenge):  # type: ignore[misc]  # Authlib is untyped
     """RFC 7636 with `plain` refused (RFC 7636 §7.2, RFC 9700 §2.1.1): a challenge must name
     `S256` explicitly, since an absent method means `plain` (RFC 7636 §4.3)."""
 
@@ -118,7 +118,7 @@ def _usable_user(server: OAuthServer, user_id: str) -> User | None:
     return user
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib is untyped
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     server: OAuthServer
     presented: OAuthAuthorizationCode | None = None  # the code row, once bound to the client
@@ -211,7 +211,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return _usable_user(self.server, authorization_code.user_id)
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]  # Authlib is untyped
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True  # RFC 9700 §4.14.2: rotate on every use
     server: OAuthServer

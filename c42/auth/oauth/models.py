@@ -20,7 +20,7 @@ from c42.auth.oauth.tokens import TokenRow
 from c42.models import OAuthAuthorizationCode, utcnow
 
 
-class Client(ClientMixin):
+class Client(ClientMixin):  # type: ignore[misc]  # Authlib is untyped
     def __init__(self, app: AppRow, server_key: str) -> None:
         self.app = app
         self.id = app.id
@@ -75,7 +75,7 @@ class Client(ClientMixin):
         return True
 
 
-class AuthorizationCode(AuthorizationCodeMixin):
+class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]  # Authlib is untyped
     def __init__(self, row: OAuthAuthorizationCode) -> None:
         self.row = row
         self.id = row.id
@@ -91,7 +91,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
         return self.row.scope
 
 
-class Token(TokenMixin):
+class Token(TokenMixin):  # type: ignore[misc]  # Authlib is untyped
     """One side (`access` or `refresh`) of a stored token pair."""
 
     def __init__(self, row: TokenRow, kind: Literal["access", "refresh"]) -> None:

@@ -44,7 +44,7 @@ class _Headers(dict[str, str]):
     def getlist(self, name: str) -> list[str]:
         return list(self._lists.get(name.lower(), ()))
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return super().get(name.lower(), default)
 
     def __getitem__(self, name: str) -> str:
@@ -54,7 +54,7 @@ class _Headers(dict[str, str]):
         return isinstance(name, str) and super().__contains__(name.lower())
 
 
-class _Payload(OAuth2Payload):
+class _Payload(OAuth2Payload):  # type: ignore[misc]  # Authlib is untyped
     def __init__(self, params: Params) -> None:
         self._params = params
 
@@ -67,7 +67,7 @@ class _Payload(OAuth2Payload):
         return self._params.lists
 
 
-class OAuthRequest(OAuth2Request):
+class OAuthRequest(OAuth2Request):  # type: ignore[misc]  # Authlib is untyped
     """`payload` holds the protocol parameters (the query of a GET authorize; the form of a
     consent POST; the body of a token-endpoint POST — RFC 6749 §3.2 forbids the query there).
     """
@@ -81,7 +81,7 @@ class OAuthRequest(OAuth2Request):
 
     @property
     def args(self) -> Params:
-        return self.payload.data  # type: ignore[no-any-return]
+        return self.payload.data
 
     @property
     def form(self) -> Params:

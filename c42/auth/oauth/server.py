@@ -35,7 +35,7 @@ from c42.models import OAuthAuthorizationCode, User
 from c42.unit_of_work import UnitOfWork
 
 
-class _Issuer(IssuerParameter):
+class _Issuer(IssuerParameter):  # type: ignore[misc]  # Authlib is untyped
     def __init__(self, issuer: str) -> None:
         self.issuer = issuer
 
@@ -43,7 +43,7 @@ class _Issuer(IssuerParameter):
         return self.issuer
 
 
-class OAuthServer(AuthorizationServer):
+class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is untyped
     def __init__(self, uow: UnitOfWork, config: OAuthConfig) -> None:
         super().__init__(scopes_supported=scopes.names())  # RFC 6749 §3.3
         self.uow = uow

@@ -65,6 +65,7 @@ def answer(db: Database, token: str) -> Answer:
         token_row = row[0] if row is not None else None
         if (
             row is None
+            or token_row is None
             or token_row.access_revoked_at is not None
             or token_row.access_expires_at <= now
             or row[1] is not None  # the app is disabled

@@ -14,6 +14,7 @@ Create Date: 2026-12-04 18:00:00.000000
 """
 
 import contextlib
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -65,7 +66,7 @@ INDEXES: list[tuple[str, str, list[str], str | None]] = [
 ]
 
 
-def _where(predicate: str | None) -> dict[str, object]:
+def _where(predicate: str | None) -> dict[str, Any]:  # dialect options, Index(**kw)
     if predicate is None:
         return {}
     return {"sqlite_where": sa.text(predicate), "postgresql_where": sa.text(predicate)}

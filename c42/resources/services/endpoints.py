@@ -23,5 +23,4 @@ def get_service(subject: Reader, session: SessionDep, id: str) -> Response:
     row = repo.public_assets(session, service_id)
     if row is None:
         raise NotFound("Service not found.")
-    data = {"id": row.id, "name": row.name, "description": row.description, "logo": row.logo}
-    return common.one(data, current_sync_token(session))
+    return common.one(dict(row), current_sync_token(session))

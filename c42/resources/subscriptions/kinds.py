@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, FromClause
+from sqlalchemy import ColumnElement, Table
 
 from c42.access.subscriptions import CALENDARS, EVENTS, Target
 
@@ -17,7 +17,7 @@ class Kind:
     fields: tuple[str, ...]  # columns shown besides those every subscription has
 
     @property
-    def table(self) -> FromClause:
+    def table(self) -> Table:
         return self.target.subscriptions
 
     @property
