@@ -8,7 +8,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8042
 
-.PHONY: run test test-postgres bench bench-reference lint install install-dev clean browser-deps nginx-deps
+.PHONY: run test test-postgres bench bench-reference lint install install-dev clean browser-deps nginx-deps node-deps
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -41,10 +41,16 @@ browser-deps:
 nginx-deps:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null) || echo "nginx unavailable: the reverse-proxy test will be skipped"
 
-test: $(STAMP_DEV) browser-deps nginx-deps
+# The OpenID Connect tests run Node's openid-client as a second relying party; installed from
+# the npm registry into var/node_modules (skipped, with the tests, when npm is unavailable).
+OPENID_CLIENT_VERSION := 6.8.9
+node-deps:
+	@test -d var/node_modules/openid-client || (command -v npm >/dev/null 2>&1 && mkdir -p var && npm install --prefix var --no-save --no-audit --no-fund --silent openid-client@$(OPENID_CLIENT_VERSION) >/dev/null) || echo "npm unavailable: the openid-client tests will be skipped"
+
+test: $(STAMP_DEV) browser-deps nginx-deps node-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-postgres: $(STAMP_DEV) browser-deps nginx-deps
+test-postgres: $(STAMP_DEV) browser-deps nginx-deps node-deps
 	C42_TEST_DATABASE_URL=$${C42_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)

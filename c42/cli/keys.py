@@ -1,9 +1,12 @@
 """`c42 keys list|rotate|retire`: the OpenID Connect id_token signing keys (SPEC §10).
 
-The newest key not retired signs; every key not retired is published in the JWKS
-(/oauth2/jwks/). A rotation is used by every serving process within
-`c42.auth.oidc.keys.CACHE_SECONDS`; retire a previous key only once the id_tokens it signed
-no longer matter to the apps (at the latest when they expired, an hour after issue).
+Every key not retired is published in the JWKS (/oauth2/jwks/); the newest of them whose
+time has come signs. A rotated-in key is published by every serving process within
+`CACHE_SECONDS` and signs `ACTIVATION_SECONDS` after the rotation, once every relying party
+can have fetched it (`--now`: at once, for a compromised key; relying parties that fetched
+the JWKS within the last minute may then fail to verify for up to a minute). Retire a
+previous key only once the id_tokens it signed no longer matter to the apps (at the latest
+when they expired, an hour after issue).
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from __future__ import annotations
 import argparse
 
 from c42.auth.oidc import keys
-from c42.cli.output import add_json, emit, emit_rows, session
-from c42.models import OIDCSigningKey
+from c42.cli.output import Subcommands, add_json, emit, emit_rows, session
+from c42.models import OIDCSigningKey, utcnow
 from c42.resources.common import fmt_dt
 from c42.settings import get_settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     group = subparsers.add_parser(
         "keys", help="manage the OpenID Connect signing keys"
     ).add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -25,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_json(p)
     p.set_defaults(handler=list_keys)
     p = group.add_parser("rotate", help="make a new signing key; earlier ones stay published")
+    p.add_argument("--now", action="store_true", help="sign with it at once (a compromised key)")
     p.add_argument(
         "--alg",
         choices=keys.ALGORITHMS,
@@ -42,23 +46,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _row(row: OIDCSigningKey, signing_kid: str | None) -> dict[str, object]:
     if row.retired_at is not None:
         status = "retired"
+    elif row.kid == signing_kid:
+        status = "signing"
     else:
-        status = "signing" if row.kid == signing_kid else "published"
+        status = "next" if row.active_from > utcnow() else "published"
     return {
         "kid": row.kid,
         "alg": row.alg,
         "status": status,
         "created": fmt_dt(row.created),
+        "active_from": fmt_dt(row.active_from),
         "retired_at": fmt_dt(row.retired_at),
     }
 
 
 def list_keys(args: argparse.Namespace) -> int:
     with session() as s:
-        live = keys.live(s)
-        signing = live[0].kid if live else None
+        signing = keys.signing_kid(keys.live(s))
         rows = [_row(row, signing) for row in keys.listing(s)]
-    columns = ("kid", "alg", "status", "created", "retired_at")
+    columns = ("kid", "alg", "status", "created", "active_from", "retired_at")
     emit_rows(rows, args.json, columns, "no signing keys yet (the first is made on first use)")
     return 0
 
@@ -66,10 +72,14 @@ def list_keys(args: argparse.Namespace) -> int:
 def rotate(args: argparse.Namespace) -> int:
     server_key = get_settings().resolved_secret_key()
     with session() as s:
-        row = keys.create(s, server_key, args.alg)
-        data = _row(row, row.kid)
-    text = f"new signing key {data['kid']} ({data['alg']}); serving processes use it within "
-    emit(data, args.json, text + f"{keys.CACHE_SECONDS} s")
+        activate_in = 0 if args.now else keys.ACTIVATION_SECONDS
+        row = keys.create(s, server_key, args.alg, activate_in=activate_in)
+        data = _row(row, keys.signing_kid(keys.live(s)))
+    text = (
+        f"new key {data['kid']} ({data['alg']}): published by every serving process within "
+        f"{keys.CACHE_SECONDS} s, signing from {data['active_from']}"
+    )
+    emit(data, args.json, text)
     return 0
 
 

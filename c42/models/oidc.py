@@ -12,8 +12,9 @@ from c42.models.base import Base, utcnow
 
 
 class OIDCSigningKey(Base):
-    """One signing key. The newest key not retired signs; every key not retired is published
-    in the JWKS. The private key is stored only sealed (c42.auth.oidc.keys)."""
+    """One signing key. The newest key not retired whose `active_from` has come signs; every
+    key not retired is published in the JWKS. The private key is stored only sealed
+    (c42.auth.oidc.keys)."""
 
     __tablename__ = "oidc_signing_keys"
 
@@ -22,6 +23,7 @@ class OIDCSigningKey(Base):
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     sealed_private_key: Mapped[str] = mapped_column(Text)  # AES-GCM, key from the server secret
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    active_from: Mapped[datetime] = mapped_column(DateTime)  # signs from then on
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 

@@ -48,7 +48,7 @@ async def jwks(request: Request) -> Response:
     def load() -> dict[str, Any]:
         with db.session(write=False) as session:
             ring = keys.ring(session, server_key, create_missing=False)
-        if ring.signing_key is None:  # the first key is made on first use
+        if ring.empty:  # the first key is made on first use
             with db.session(write=True) as session:
                 ring = keys.ring(session, server_key)
         return ring.jwks()

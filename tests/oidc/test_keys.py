@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -71,7 +72,8 @@ def test_key_rotation_between_two_logins(
     before = sign_in(rp, browser, web_app.redirect_uri)
     old_kid = _header(before.token["id_token"])["kid"]
     with db.session() as session:
-        new = keys.create(session, settings.resolved_secret_key(), "ES256")
+        # At once (`c42 keys rotate --now`): Authlib refetches the JWKS for an unknown kid.
+        new = keys.create(session, settings.resolved_secret_key(), "ES256", activate_in=0)
         new_kid = new.kid
     # A relying party that cached the old JWKS: Authlib refetches it for an unknown kid.
     after = sign_in(rp, browser, web_app.redirect_uri)
@@ -91,12 +93,32 @@ def test_key_rotation_between_two_logins(
         relying_party(server.url, web_app).parse_id_token(before.token, nonce=before.nonce)
 
 
+def test_a_new_key_is_published_before_it_signs(
+    server: LiveServer, db: Database, settings: Settings, browser: Browser, web_app: App
+) -> None:
+    """A relying party that fetched the JWKS after the rotation, then keeps its copy, verifies
+    the id_tokens signed once the new key is active without fetching again."""
+    with db.session() as session:
+        new = keys.create(session, settings.resolved_secret_key(), "RS256", activate_in=3)
+        new_kid = new.kid
+    assert keys.ACTIVATION_SECONDS >= 60 + keys.CACHE_SECONDS
+    rp = relying_party(server.url, web_app)
+    before = sign_in(rp, browser, web_app.redirect_uri)
+    assert _header(before.token["id_token"])["kid"] != new_kid  # published, not signing yet
+    assert new_kid in {jwk["kid"] for jwk in rp.fetch_jwk_set()["keys"]}
+    time.sleep(3.5)
+    cached = rp.server_metadata["jwks"]
+    after = sign_in(rp, browser, web_app.redirect_uri)
+    assert _header(after.token["id_token"])["kid"] == new_kid
+    assert rp.server_metadata["jwks"] is cached  # verified with the copy fetched before
+
+
 def test_the_signing_key_cannot_be_retired(db: Database, settings: Settings) -> None:
     from c42.errors import InvalidRequest
 
     with db.session() as session:
-        signing = keys.ring(session, settings.resolved_secret_key()).signing_kid
-        assert signing is not None
+        signing = keys.ring(session, settings.resolved_secret_key()).signing()[0]
+        assert signing == keys.signing_kid(keys.live(session))
         with pytest.raises(InvalidRequest):
             keys.retire(session, signing)
 
@@ -111,14 +133,14 @@ def test_a_rotation_by_another_process_is_used_within_the_cache_time(
     # Another process rotates: this one's cache is not told.
     monkeypatch.setattr(keys, "forget", lambda: None)
     with db.session() as session:
-        rotated = keys.create(session, server_key, "RS256").kid
+        rotated = keys.create(session, server_key, "RS256", activate_in=0).kid
     clock = keys.time.monotonic()
     monkeypatch.setattr(keys.time, "monotonic", lambda: clock + 1)
     with db.session() as session:
-        assert keys.ring(session, server_key).signing_kid == before.signing_kid  # cached
+        assert keys.ring(session, server_key).signing()[0] == before.signing()[0]  # cached
     monkeypatch.setattr(keys.time, "monotonic", lambda: clock + keys.CACHE_SECONDS + 1)
     with db.session() as session:
-        assert keys.ring(session, server_key).signing_kid == rotated
+        assert keys.ring(session, server_key).signing()[0] == rotated
 
 
 def _c42(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -134,7 +156,11 @@ def _c42(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_keys_list_rotate_retire(server: LiveServer, settings: Settings) -> None:
-    done = _c42(settings, "keys", "rotate", "--alg", "ES256", "--json")
+    upcoming = json.loads(_c42(settings, "keys", "rotate", "--json").stdout)
+    assert upcoming["alg"] == "RS256" and upcoming["status"] == "next"
+    keys.forget()
+    assert upcoming["kid"] in {jwk["kid"] for jwk in _jwks(server).json()["keys"]}
+    done = _c42(settings, "keys", "rotate", "--alg", "ES256", "--now", "--json")
     assert done.returncode == 0, done.stderr
     made = json.loads(done.stdout)
     assert made["alg"] == "ES256" and made["status"] == "signing"
@@ -142,7 +168,7 @@ def test_cli_keys_list_rotate_retire(server: LiveServer, settings: Settings) -> 
     assert made["kid"] in {jwk["kid"] for jwk in _jwks(server).json()["keys"]}
     listed = json.loads(_c42(settings, "keys", "list", "--json").stdout)
     statuses = {row["kid"]: row["status"] for row in listed}
-    assert statuses[made["kid"]] == "signing"
+    assert statuses[made["kid"]] == "signing" and statuses[upcoming["kid"]] == "next"
     previous = next(kid for kid, status in statuses.items() if status == "published")
     refused = _c42(settings, "keys", "retire", made["kid"])
     assert refused.returncode != 0 and "rotate" in refused.stderr

@@ -40,7 +40,7 @@ def epoch(moment: datetime) -> int:
     return int(moment.replace(tzinfo=UTC).timestamp())  # stored naive UTC
 
 
-class IDTokens(OpenIDCode):
+class IDTokens(OpenIDCode):  # type: ignore[misc]  # Authlib is untyped
     """Authlib's OpenIDCode bound to our server: keys from the key ring, claims from our
     users, auth_time from the login. `prompt` is decided by the authorization flow
     (c42.auth.oidc.prompts), not by Authlib's hook (which cannot see our login session)."""
@@ -48,6 +48,7 @@ class IDTokens(OpenIDCode):
     def __init__(self, server: OAuthServer) -> None:
         super().__init__(require_nonce=False)
         self.server = server
+        self._chosen: tuple[str, str, keys.Key] | None = None
 
     def __call__(self, grant: Any) -> None:
         grant.register_hook("after_create_token_response", self.process_token)
@@ -59,6 +60,12 @@ class IDTokens(OpenIDCode):
 
     def _ring(self) -> keys.KeyRing:
         return keys.ring(self.server.session, self.server.config.server_key)
+
+    def _signing(self) -> tuple[str, str, keys.Key]:
+        """The key that signs, chosen once per request (header and signature agree)."""
+        if self._chosen is None:
+            self._chosen = self._ring().signing()
+        return self._chosen
 
     # -- Authlib's hooks ----------------------------------------------------------------------
 
@@ -76,14 +83,14 @@ class IDTokens(OpenIDCode):
         super().validate_openid_authorization_request(grant, redirect_uri)
 
     def resolve_client_private_key(self, client: Client) -> Any:
-        return self._ring().signing_key
+        return self._signing()[2]
 
     def get_client_algorithm(self, client: Client) -> str:
-        return self._ring().signing_alg or keys.DEFAULT_ALGORITHM
+        return self._signing()[1]
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
-        ring = self._ring()
-        return {"alg": ring.signing_alg or keys.DEFAULT_ALGORITHM, "kid": ring.signing_kid or ""}
+        kid, alg, _ = self._signing()
+        return {"alg": alg, "kid": kid}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         now = int(time.time())

@@ -1,7 +1,8 @@
 """openid connect
 
 OpenID Connect (issue 15, SPEC §10): the id_token signing keys (`oidc_signing_keys`: the
-private key sealed with a key derived from the server secret, the public JWK in clear), the
+private key sealed with a key derived from the server secret, the public JWK in clear, and
+from when it signs: published first, used later), the
 login context of an `openid` grant kept for its refreshes (`oidc_grants`: `auth_time` per
 token family), the `nonce` and `auth_time` an authorization code carries to its id_token, and
 each app's registered `post_logout_redirect_uris` (RP-initiated logout 1.0).
@@ -28,6 +29,7 @@ def upgrade() -> None:
         sa.Column("public_jwk", sa.JSON(), nullable=False),
         sa.Column("sealed_private_key", sa.Text(), nullable=False),
         sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("active_from", sa.DateTime(), nullable=False),
         sa.Column("retired_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_oidc_signing_keys")),
     )
