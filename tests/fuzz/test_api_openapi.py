@@ -3,7 +3,9 @@ invalid requests for every documented operation, sent with each kind of credenti
 server. Whatever it sends: no 5xx; every 4xx is JSON in the C42 error envelope (SPEC §4) and
 wrote nothing.
 
-Only "not a server error" is checked against the document, not full response conformance.
+Every answer must also be one the document tells (c42/resources/openapi.py): a documented
+status code, the documented content type and a body of the documented schema (the envelope,
+or the error envelope) - so the document cannot claim less, or other, than the API does.
 Path ids are sometimes those of real objects, and bodies sometimes a valid body with generated
 fields laid over it, so that the cases reach past "not found" and "field required".
 """
@@ -22,7 +24,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core.failures import FailureGroup
 
 from c42.db import Database
@@ -37,6 +44,12 @@ pytestmark = FUZZ_MARKS
 
 # Generated cases per operation and generation mode (valid / invalid data), per credential.
 EXAMPLES = {"user": 10, "action": 3, "bearer": 3, "none": 2}
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,  # no undocumented status
+    content_type_conformance,  # no undocumented content type
+    response_schema_conformance,  # every documented response conforms
+]
 DOCUMENTED_OPERATIONS = 30  # the document lists at least these; fewer means a lost route
 
 
@@ -97,7 +110,7 @@ class _Sender:
             before = fingerprint(self.db)
             response = case.call(session=self.session, headers=self.headers, timeout=30)
             reproducer = case.as_curl_command(headers=self.headers)
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(response, checks=CHECKS)
             if 400 <= response.status_code < 500:
                 content_type = response.headers.get("content-type", [""])[0]  # lower-case names
                 _assert_error_envelope(
