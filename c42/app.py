@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from c42 import errors
+from c42 import errors, ratelimit
 from c42.auth.authenticate import Authenticator
 from c42.auth.evictions import EvictionBus
 from c42.auth.oauth import apps
@@ -24,7 +24,6 @@ from c42.head_limits import HeadLimitsMiddleware
 from c42.middleware import APIMiddleware, HeadersAndLogMiddleware
 from c42.ops import exposition, health, pool_metrics, purge
 from c42.redaction import TargetRedactor
-from c42.resources import docs, openapi
 from c42.resources.router import api_routers
 from c42.resources.tokens.endpoint_table import walk
 from c42.sandbox_merge import MergeAtConsent
@@ -40,7 +39,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         title="C42 Platform API",
         version="2",
         openapi_url="/api/openapi.json",
-        docs_url=None,  # c42.resources.docs: served without internet
+        docs_url="/api/docs",
         redoc_url=None,
         lifespan=_lifespan(settings, db, owns_db),
     )
@@ -54,6 +53,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # The authorization endpoint's extensions (SPEC §5.4), in the order they are consulted.
     extensions = (SilentOAuth(), MergeAtConsent())
     app.state.oauth_config = OAuthConfig.from_settings(settings, extensions)
+    ratelimit.install(app.state, settings)  # SPEC §6: logins and the token endpoint
 
     # The benchmark's baseline (SPEC §6) and the liveness probe, first of all routes.
     app.add_api_route("/health", health.live, methods=["GET"], include_in_schema=False)
@@ -64,8 +64,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for router in [api[0], web[0], *api[1:], *web[1:]]:
         app.include_router(router)
     app.include_router(health.router)  # /health/live, /health/ready (SPEC §7)
-    app.include_router(docs.router)  # /api/docs (SPEC §8)
-    openapi.install(app, settings.issuer)  # /api/openapi.json: security, errors, no 422
     app.include_router(exposition.router)  # /metrics
     app.state.readiness = health.Readiness(db, settings.redis_url)
     pool_metrics.watch(db.engine)

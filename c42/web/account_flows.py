@@ -1,26 +1,23 @@
-"""What the account pages do, without HTTP: check a login, register, verify an address, reset
-a password. Each function is one unit of work (blocking; pages call them in a threadpool) and
-returns the e-mail to send, if any, so the page can send it after committing.
+"""The account pages' units of work: each opens one transaction (blocking; pages call them in
+a threadpool), applies the account rules of `c42.accounts`, and signs the e-mailed links and
+writes the e-mail to send, if any, so the page can send it after committing.
 """
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from c42 import accounts, audit
-from c42.auth import browser_sessions
-from c42.auth.passwords import hash_password, verify_password
+from c42.accounts import LoginOutcome
+from c42.auth import secrets
+from c42.auth.passwords import hash_password
 from c42.db import Database
 from c42.emails import InvalidEmail, normalise_email
 from c42.logs import get_logger
-from c42.models import OAuthToken, User, utcnow
+from c42.models import User
 from c42.settings import Settings
 from c42.web.links import SignedLinks, absolute, with_next
 from c42.web.session import password_fingerprint
@@ -44,38 +41,22 @@ def _email_or_none(raw: str) -> str | None:
         return None
 
 
-def _is_real(user: User | None) -> bool:
-    return user is not None and user.sandbox_service_id is None and user.closed_at is None
-
-
 # --- login -------------------------------------------------------------------------------
 
 
-class LoginOutcome(Enum):
-    OK = "ok"
-    INVALID = "invalid"  # unknown address or wrong password: one answer for both
-    UNVERIFIED = "unverified"  # right password, e-mail address not confirmed yet
-    INACTIVE = "inactive"  # right password, account deactivated
-
-
 def check_login(db: Database, email: str, password: str) -> tuple[LoginOutcome, User | None]:
-    """The account for (email, password). Unknown addresses still pay one argon2 verification
-    against a dummy hash, so response time does not reveal which addresses exist."""
+    """The account for (email, password), by `accounts.login_outcome`."""
     address = _email_or_none(email)
     with db.session(write=False) as session:
         user = accounts.find_user(session, address) if address else None
-    password_hash = user.password_hash if _is_real(user) and user is not None else None
-    if not verify_password(password_hash, password) or user is None:
-        outcome = LoginOutcome.INVALID
-    elif not user.is_active:
-        outcome = LoginOutcome.UNVERIFIED if not user.email_verified else LoginOutcome.INACTIVE
-    else:
-        return LoginOutcome.OK, user  # recorded with the session it starts (web.session)
+    outcome = accounts.login_outcome(user, password)
+    if outcome is LoginOutcome.OK:
+        return outcome, user  # recorded with the session it starts (web.session)
     with db.session() as session:
         audit.record(
             session,
             audit.Types.LOGIN_FAILED,
-            user_id=user.id if user is not None and _is_real(user) else None,
+            user_id=user.id if user is not None and user.is_real else None,
             reason=outcome.value,
         )
     return outcome, None
@@ -107,28 +88,12 @@ def register(
     new_hash = hash_password(password)  # always, so every branch costs the same
     try:
         with db.session() as session:
-            user = accounts.find_user(session, address)
-            if user is None:
-                user = accounts.create_user(
-                    session,
-                    address,
-                    None,
-                    active=False,
-                    verified=False,
-                    first_name=first_name,
-                    last_name=last_name,
-                )
-                user.password_hash = new_hash
-            elif not user.is_active and not user.email_verified:
-                user.password_hash = new_hash  # older links stop working: fingerprint changed
-                user.first_name, user.last_name = first_name, last_name
-            elif user.is_active:
+            outcome, user = accounts.register(session, address, new_hash, first_name, last_name)
+            if outcome is accounts.Registered.EXISTS:
                 return Registration(None, _account_exists_mail(settings, address))
-            else:
+            if user is None:
                 return Registration(None, None)  # deactivated: nothing to send
-            session.flush()
             user_id, fingerprint = user.id, password_fingerprint(settings, user.password_hash)
-            audit.record(session, audit.Types.REGISTERED, user_id=user_id, actor_id=user_id)
     except IntegrityError:
         log.info("registration for %s raced with another one", address)
         return Registration(None, None)
@@ -177,9 +142,9 @@ def _pending_verification(
     if payload is None or not isinstance(payload.get("u"), str):
         return None
     user = session.get(User, payload["u"], with_for_update=lock)
-    if user is None or not _is_real(user) or user.email_verified or user.is_active:
+    if user is None or not accounts.awaits_verification(user):
         return None
-    if not _same(password_fingerprint(settings, user.password_hash), payload.get("f")):
+    if not secrets.same(password_fingerprint(settings, user.password_hash), payload.get("f")):
         return None
     next_url = payload.get("n")
     return PendingVerification(user, next_url if isinstance(next_url, str) else None)
@@ -189,13 +154,8 @@ def activate(db: Database, settings: Settings, token: str) -> PendingVerificatio
     """Mark the account active and verified (the link is then used up)."""
     with db.session() as session:
         pending = _pending_verification(session, settings, token, lock=True)
-        if pending is None:
-            return None
-        user = pending.user
-        user.is_active = True
-        user.email_verified = True
-        audit.record(session, audit.Types.EMAIL_VERIFIED, user_id=user.id, actor_id=user.id)
-        session.flush()
+        if pending is not None:
+            accounts.activate(session, pending.user)
         return pending
 
 
@@ -209,7 +169,7 @@ def password_reset_mail(db: Database, settings: Settings, email: str) -> Mail | 
         return None
     with db.session(write=False) as session:
         user = accounts.find_user(session, address)
-    if user is None or not _is_real(user) or not user.is_active:
+    if user is None or not user.may_act:
         return None
     with db.session() as session:
         audit.record(session, audit.Types.PASSWORD_RESET_REQUESTED, user_id=user.id)
@@ -241,50 +201,27 @@ def _reset_user(
     if payload is None or not isinstance(payload.get("u"), str):
         return None
     user = session.get(User, payload["u"], with_for_update=lock)  # lock: one reset wins
-    if user is None or not _is_real(user) or not user.is_active:
+    if user is None or not user.may_act:
         return None
-    if not _same(password_fingerprint(settings, user.password_hash), payload.get("f")):
+    if not secrets.same(password_fingerprint(settings, user.password_hash), payload.get("f")):
         return None  # used already (or the password changed since the link was sent)
     return user
 
 
-def reset_password(db: Database, settings: Settings, token: str, new_password: str) -> User | None:
-    """Set the new password (the changed hash also ends the link itself), end every browser
-    session of the user and revoke their OAuth tokens (SPEC §5.3)."""
+@dataclass(frozen=True)
+class PasswordReset:
+    user: User
+    revoked_access_digests: list[str]  # to evict from the credential caches after commit
+
+
+def reset_password(
+    db: Database, settings: Settings, token: str, new_password: str
+) -> PasswordReset | None:
+    """`accounts.reset_password` for the account of a live reset link (the changed hash also
+    ends the link itself)."""
     new_hash = hash_password(new_password)
     with db.session() as session:
         user = _reset_user(session, settings, token, lock=True)
         if user is None:
             return None
-        now = utcnow()
-        user.password_hash = new_hash
-        # SPEC §5.3: a reset revokes the user's refresh (and access) tokens; earlier
-        # revocation times are kept.
-        result = session.execute(
-            update(OAuthToken)
-            .where(
-                OAuthToken.user_id == user.id,
-                or_(
-                    OAuthToken.refresh_revoked_at.is_(None), OAuthToken.access_revoked_at.is_(None)
-                ),
-            )
-            .values(
-                refresh_revoked_at=func.coalesce(OAuthToken.refresh_revoked_at, now),
-                access_revoked_at=func.coalesce(OAuthToken.access_revoked_at, now),
-            )
-        )
-        revoked = int(cast(CursorResult[Any], result).rowcount)
-        browser_sessions.end_sessions(session, user.id)  # SPEC §5.3: every browser, this one too
-        audit.record(
-            session,
-            audit.Types.PASSWORD_RESET,
-            user_id=user.id,
-            actor_id=user.id,
-            revoked_oauth_tokens=revoked,
-        )
-        session.flush()
-        return user
-
-
-def _same(expected: str, sent: object) -> bool:
-    return isinstance(sent, str) and hmac.compare_digest(expected.encode(), sent.encode())
+        return PasswordReset(user, accounts.reset_password(session, user, new_hash))

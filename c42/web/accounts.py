@@ -9,14 +9,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from c42.accounts import LoginOutcome
 from c42.auth.passwords import MIN_PASSWORD_LENGTH
 from c42.models import User
+from c42.ratelimit import RateLimited, RateLimiter
 from c42.web import account_flows
-from c42.web.account_flows import LoginOutcome
 from c42.web.csrf import require_csrf
 from c42.web.forms import db_of, text_field
 from c42.web.links import DEFAULT_NEXT, safe_next, with_next
-from c42.web.ratelimit import RateLimited, RateLimiter
 from c42.web.session import current_user_id_async, log_in, log_out
 from c42.web.templating import SELF, redirect, render
 

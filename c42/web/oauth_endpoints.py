@@ -23,13 +23,13 @@ from c42.auth.oauth.origins import header_origin
 from c42.auth.oidc import prompts
 from c42.models import User
 from c42.ops import metrics
+from c42.ratelimit import RateLimited
 from c42.web import consent_request
 from c42.web import oauth_adapter as adapter
 from c42.web.csrf import FIELD as CSRF_FIELD
 from c42.web.csrf import require_csrf
 from c42.web.forms import db_of
 from c42.web.links import safe_next, with_next
-from c42.web.ratelimit import RateLimited
 from c42.web.session import csrf_token, current_login_async, current_user_id_async
 from c42.web.templating import SELF, redirect, render, render_error_page
 

@@ -13,12 +13,13 @@ from starlette.responses import Response
 
 from c42.auth import evictions
 from c42.auth.passwords import MIN_PASSWORD_LENGTH
+from c42.auth.subject import CredentialKind
 from c42.models import User
+from c42.ratelimit import RateLimited, RateLimiter
 from c42.validation import MAX_PASSWORD_LENGTH, password_problem
 from c42.web import account_flows
 from c42.web.csrf import require_csrf
 from c42.web.forms import db_of, mail_after_response, settings_of, text_field
-from c42.web.ratelimit import RateLimited, RateLimiter
 from c42.web.session import log_out
 from c42.web.templating import redirect, render, render_error_page
 
@@ -118,6 +119,9 @@ async def set_new_password(request: Request, token: str) -> Response:
     changed = await run_in_threadpool(account_flows.reset_password, db, settings, token, password)
     if changed is None:
         return _invalid_link(request)
-    request.app.state.evictions.publish(evictions.user(changed.id))  # its OAuth tokens, revoked
+    # Committed: the revoked OAuth tokens, and every cached credential of the user, stop
+    # working in every process now (c42.auth.evictions).
+    oauth = [evictions.key(CredentialKind.OAUTH, d) for d in changed.revoked_access_digests]
+    request.app.state.evictions.publish(*oauth, evictions.user(changed.user.id))
     await log_out(request)  # this browser too: log in again with the new password
     return redirect("/accounts/login/?notice=password-changed")

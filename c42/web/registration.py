@@ -20,12 +20,12 @@ from starlette.responses import Response
 from c42.auth.passwords import MIN_PASSWORD_LENGTH, verify_password
 from c42.emails import InvalidEmail, normalise_email
 from c42.models import User
+from c42.ratelimit import RateLimited, RateLimiter
 from c42.validation import MAX_PASSWORD_LENGTH, password_problem
 from c42.web import account_flows
 from c42.web.csrf import require_csrf
 from c42.web.forms import db_of, mail_after_response, settings_of, text_field
 from c42.web.links import DEFAULT_NEXT, safe_next, with_next
-from c42.web.ratelimit import RateLimited, RateLimiter
 from c42.web.session import log_in, session_data
 from c42.web.templating import redirect, render, render_error_page
 

@@ -9,10 +9,10 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from c42 import errors, outage
+from c42.ratelimit import RateLimited
 from c42.settings import Settings
 from c42.web.csrf import CSRFError
 from c42.web.middleware import WebMiddleware
-from c42.web.ratelimit import RateLimited, RateLimiter
 from c42.web.templating import STATIC_DIR, render_error_page
 
 
@@ -41,20 +41,9 @@ def web_routers() -> list[APIRouter]:
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
-    """/static/, limiters, page error handlers and the session middleware (create_app
-    includes the routers). Call it before the outer middleware is added, so the session
-    wraps only the routes."""
-    redis_url = settings.redis_url
-    app.state.login_limiter = RateLimiter.from_setting(
-        "login", settings.rate_limit_login, redis_url
-    )
-    app.state.token_limiter = RateLimiter.from_setting(
-        "token", settings.rate_limit_token, redis_url
-    )
-    # Registration and password-reset mails: same rate as logins, separate counters.
-    app.state.account_mail_limiter = RateLimiter.from_setting(
-        "account-mail", settings.rate_limit_login, redis_url
-    )
+    """/static/, page error handlers and the session middleware (create_app includes the
+    routers and creates the rate limiters). Call it before the outer middleware is added, so
+    the session wraps only the routes."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(CSRFError, _csrf_error)
     app.add_exception_handler(RateLimited, _rate_limited)

@@ -20,8 +20,8 @@ from c42.auth.silent import provision
 from c42.auth.subject import Grant
 from c42.db import Database
 from c42.models import AuditEvent, User
+from c42.ratelimit import RateLimiter
 from c42.settings import Settings
-from c42.web.ratelimit import RateLimiter
 from tests.conftest import LiveServer
 from tests.factories import Factory, unique_email
 from tests.oauth.helpers import (

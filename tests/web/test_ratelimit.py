@@ -16,8 +16,8 @@ import redis
 from starlette.requests import Request
 
 from c42.db import Database
+from c42.ratelimit import RateLimited, RateLimiter, parse_rate
 from c42.settings import Settings
-from c42.web.ratelimit import RateLimited, RateLimiter, parse_rate
 from tests.conftest import LiveServer
 from tests.factories import Factory, unique_email
 from tests.web.helpers import PASSWORD, browser, is_logged_in, log_in, submit

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from starlette.responses import Response
 
 from c42 import accounts
-from c42.auth import evictions, passwords
+from c42.auth import evictions
 from c42.auth.subject import CredentialKind
 from c42.auth.user_tokens import repository as user_tokens
 from c42.db import current_sync_token
 from c42.emails import InvalidEmail
 from c42.errors import NotFound, Unauthorized
+from c42.ratelimit import RateLimiter
 from c42.resources import common
 from c42.resources.auth import TokenOwner
 from c42.resources.deps import SessionDep
@@ -38,19 +41,27 @@ def _bad_credentials() -> Unauthorized:
     return Unauthorized("Invalid e-mail or password.", code="invalid_credentials")
 
 
+def _login_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.login_limiter  # created with the app (c42.app)
+    return limiter
+
+
+LoginLimiter = Annotated[RateLimiter, Depends(_login_limiter)]
+
+
 @router.post("/", status_code=201)
-def create_user_token(request: Request, session: SessionDep, body: TokenRequest) -> Response:
-    limiter = getattr(request.app.state, "login_limiter", None)
-    if limiter is not None:
-        limiter.hit_or_raise(request, body.email)
+def create_user_token(
+    request: Request, session: SessionDep, limiter: LoginLimiter, body: TokenRequest
+) -> Response:
+    limiter.hit_or_raise(request, body.email)  # SPEC §6: the page's login limit, shared
     try:
         user = accounts.find_user(session, body.email)
     except InvalidEmail:
         user = None
-    password_hash = user.password_hash if user is not None else None
-    if not passwords.verify_password(password_hash, body.password) or user is None:
+    outcome = accounts.login_outcome(user, body.password)
+    if outcome is accounts.LoginOutcome.INVALID or user is None:
         raise _bad_credentials()
-    if not user.is_active:
+    if outcome is not accounts.LoginOutcome.OK:
         raise Unauthorized("The user account is not active.", code="inactive_user")
     created = user_tokens.create(session, user.id, body.name, body.expires_in)
     data = {

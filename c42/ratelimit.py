@@ -29,6 +29,7 @@ from c42.emails import InvalidEmail
 from c42.errors import TooManyRequests
 from c42.ops import metrics
 from c42.redis_link import RedisLink
+from c42.settings import Settings
 
 _MAX_MEMORY_KEYS = 50_000
 
@@ -163,3 +164,15 @@ class RateLimiter:
                 self._counts[name] = value
                 counts.append(value)
             return counts
+
+
+def install(state: Any, settings: Settings) -> None:
+    """The app's limiters on `app.state`, created with the app (`create_app`) whichever
+    routers it serves: the API's password login counts against the same limit as the page's."""
+    redis_url = settings.redis_url
+    state.login_limiter = RateLimiter.from_setting("login", settings.rate_limit_login, redis_url)
+    state.token_limiter = RateLimiter.from_setting("token", settings.rate_limit_token, redis_url)
+    # Registration and password-reset mails: same rate as logins, separate counters.
+    state.account_mail_limiter = RateLimiter.from_setting(
+        "account-mail", settings.rate_limit_login, redis_url
+    )
