@@ -24,6 +24,7 @@ from c42.head_limits import HeadLimitsMiddleware
 from c42.middleware import APIMiddleware, HeadersAndLogMiddleware
 from c42.ops import exposition, health, pool_metrics, purge
 from c42.redaction import TargetRedactor
+from c42.resources import docs, openapi
 from c42.resources.router import api_routers
 from c42.resources.tokens.endpoint_table import walk
 from c42.sandbox_merge import MergeAtConsent
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         title="C42 Platform API",
         version="2",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # c42.resources.docs: served without internet
         redoc_url=None,
         lifespan=_lifespan(settings, db, owns_db),
     )
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for router in [api[0], web[0], *api[1:], *web[1:]]:
         app.include_router(router)
     app.include_router(health.router)  # /health/live, /health/ready (SPEC §7)
+    app.include_router(docs.router)  # /api/docs (SPEC §8)
+    openapi.install(app, settings.issuer)  # /api/openapi.json: security, errors, no 422
     app.include_router(exposition.router)  # /metrics
     app.state.readiness = health.Readiness(db, settings.redis_url)
     pool_metrics.watch(db.engine)
