@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from c42 import audit
 from c42.auth import scopes, secrets
-from c42.auth.oauth import apps, client_auth, tokens
+from c42.auth.oauth import apps, client_auth, error_texts, tokens
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.endpoints import Introspection, Revocation
 from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGrant
@@ -179,7 +179,15 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
         repeated = request.payload.data.repeated()
         if repeated:
             raise self._repeated_at_authorization(request, repeated)
-        return super().get_consent_grant(request, end_user)
+        try:
+            return super().get_consent_grant(request, end_user)
+        except OAuth2Error as error:  # SPEC §8: our words, also on the error page
+            raise error_texts.ours(error) from None
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> OAuthResponse:
+        """Every error answer (JSON body, WWW-Authenticate, error redirect): our words."""
+        response: OAuthResponse = super().handle_error_response(request, error_texts.ours(error))
+        return response
 
     # -- helpers for grants, endpoints and the authorization flow -----------------------------
 
