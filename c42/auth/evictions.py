@@ -133,7 +133,7 @@ class EvictionBus:
 
     def _listen(self, link: redis_link.RedisLink) -> None:
         """Apply the channel's messages until Redis fails or the bus stops."""
-        pubsub = link.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub = link.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]  # redis-py: pubsub() unannotated
         try:
             pubsub.subscribe(CHANNEL)
             link.succeeded()

@@ -14,7 +14,15 @@ from c42 import accounts
 from c42.auth import credentials
 from c42.auth.action_tokens import issuing
 from c42.auth.action_tokens import repository as action_tokens
-from c42.cli.output import CommandError, add_json, emit, emit_rows, publish_evictions, session
+from c42.cli.output import (
+    CommandError,
+    Subcommands,
+    add_json,
+    emit,
+    emit_rows,
+    publish_evictions,
+    session,
+)
 from c42.resources import common
 from c42.resources.tokens import endpoint_table
 from c42.resources.tokens.action_tokens import serialize
@@ -30,7 +38,7 @@ from c42.validation import (
 GrantSpec = tuple[str, str, dict[str, str]]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     group = subparsers.add_parser("action-token", help="manage Action Tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )

@@ -7,13 +7,13 @@ import json
 from datetime import UTC, datetime
 
 from c42 import accounts, audit
-from c42.cli.output import CommandError, session
+from c42.cli.output import CommandError, Subcommands, session
 from c42.emails import normalise_email
 
 MAX_LIMIT = 10_000
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("audit", help="read the audit log, newest first")
     p.add_argument("--user", metavar="EMAIL", help="only records about this user's account")
     p.add_argument(

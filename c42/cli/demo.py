@@ -6,11 +6,11 @@ import argparse
 import json
 
 from c42 import demo
-from c42.cli.output import add_json, session
+from c42.cli.output import Subcommands, add_json, session
 from c42.settings import get_settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("demo", help="seed the demo data set and print its credentials")
     add_json(p)
     p.add_argument("--if-empty", action="store_true", help="seed only into an empty database")

@@ -7,7 +7,7 @@ import argparse
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,8 @@ from c42.settings import get_settings
 USAGE_ERROR = 2  # the command line itself is wrong (argparse's own code for usage errors)
 FAILED = 1  # a well-formed command that could not be done (not found, exists, refused)
 JSON_HELP = "print JSON for machines instead of text"
+# What `c42 <command>` parsers are added to; each command module's register() takes it.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 class CommandError(Exception):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from c42.cli.output import CommandError, add_json, emit
+from c42.cli.output import CommandError, Subcommands, add_json, emit
 from c42.db import Database
 from c42.ops import purge
 from c42.settings import get_settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser(
         "purge", help="delete expired and revoked credentials past the retention period"
     )

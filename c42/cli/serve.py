@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 
 from c42 import migrate as migrations
-from c42.cli.output import CommandError, add_json, emit
+from c42.cli.output import CommandError, Subcommands, add_json, emit
 from c42.ops import json_logs, multiprocess
 from c42.settings import get_settings
 
@@ -21,7 +21,7 @@ WORKER_HEALTHCHECK_SECONDS = 30
 GRACEFUL_SHUTDOWN_SECONDS = 10  # SPEC §7: in-flight requests get this long after SIGTERM
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("migrate", help="create or upgrade the database schema")
     add_json(p)
     p.set_defaults(handler=run_migrate)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from c42 import accounts
-from c42.cli.output import add_json, emit, session
+from c42.cli.output import Subcommands, add_json, emit, session
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     group = subparsers.add_parser("service", help="manage services").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )

@@ -7,14 +7,22 @@ import argparse
 from c42 import accounts
 from c42.auth import credentials
 from c42.auth.user_tokens import repository as user_tokens
-from c42.cli.output import CommandError, add_json, emit, emit_rows, publish_evictions, session
+from c42.cli.output import (
+    CommandError,
+    Subcommands,
+    add_json,
+    emit,
+    emit_rows,
+    publish_evictions,
+    session,
+)
 from c42.resources.common import fmt_dt
 from c42.validation import USER_TOKEN_EXPIRES_IN, check_bounds, check_name
 
 WARNING = "User Tokens are server tokens: never embed them in web or mobile apps."
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     group = subparsers.add_parser("token", help="manage User Tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )

@@ -9,14 +9,14 @@ from sqlalchemy import func, select
 
 from c42 import accounts, audit
 from c42.auth import browser_sessions, credentials, evictions
-from c42.cli.output import add_json, emit, emit_rows, publish_evictions, session
+from c42.cli.output import Subcommands, add_json, emit, emit_rows, publish_evictions, session
 from c42.models import User
 from c42.resources.common import fmt_dt
 
 EMAIL_HELP = "the user's e-mail address"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     group = subparsers.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )

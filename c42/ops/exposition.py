@@ -45,7 +45,7 @@ def render() -> bytes:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
     workers = multiprocess.live_workers(directory)  # first: drops dead workers' gauges
-    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]  # prometheus_client: unannotated
     registry.register(multiprocess.WorkerProcesses(workers))
     return generate_latest(registry)
 

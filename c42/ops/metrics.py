@@ -20,7 +20,7 @@ import prometheus_client
 from prometheus_client import Counter, Gauge, Histogram
 
 # `_created` series are per process: meaningless once processes are added up, so none at all.
-prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client: unannotated
 
 UNROUTED = "unrouted"  # the route label of a request no route matched (404, 414, 431, ...)
 OTHER_METHOD = "OTHER"

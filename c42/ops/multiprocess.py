@@ -64,7 +64,7 @@ def live_workers(directory: str) -> list[int]:
         if _running(pid):
             alive.append(pid)
         else:
-            mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+            mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]  # prometheus_client: unannotated
     return alive
 
 

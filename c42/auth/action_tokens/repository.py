@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, CursorResult, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from c42 import audit
@@ -21,9 +21,9 @@ from c42.db import Database
 from c42.models import ActionToken, ServiceSubscription, User, utcnow
 from c42.models.users import may_act
 
-_t = cast(Table, ActionToken.__table__)
-_u = cast(Table, User.__table__)
-_ss = cast(Table, ServiceSubscription.__table__)
+_t = ActionToken.__table__
+_u = User.__table__
+_ss = ServiceSubscription.__table__
 _creator = _u.alias("creator")
 _creator_ss = _ss.alias("creator_ss")
 
@@ -112,7 +112,8 @@ def count_use(db: Database, token_id: str) -> bool:
     """Count one use in its own committed transaction; False when none is left (or revoked)."""
     with db.session(write=True) as session:
         result = session.execute(_COUNT_USE, {"token_id": token_id, "now": utcnow()})
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        assert isinstance(result, CursorResult)  # an UPDATE's result: it has a rowcount
+        return result.rowcount == 1
 
 
 def create(

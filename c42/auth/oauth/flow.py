@@ -110,14 +110,20 @@ def authorize(
             return _prompt(server, request, client, grant.redirect_uri, scope)
     elif decision == "deny":
         # RFC 6749 §4.1.2.1: access_denied, with state (and iss, RFC 9207).
-        return server.create_authorization_response(request, grant_user=None, grant=grant)  # type: ignore[no-any-return]
+        denied: OAuthResponse = server.create_authorization_response(
+            request, grant_user=None, grant=grant
+        )
+        return denied
     elif decision == "allow":
         consents.remember(server.session, client.id, user.id, scope)
     else:
         return ErrorPage("Unknown answer", "Choose Allow or Deny on the consent page.")
     for extension in server.config.extensions:  # e.g. SPEC §5.4: a sandbox merges
         extension.after_consent(server, client, user)
-    return server.create_authorization_response(request, grant_user=user, grant=grant)  # type: ignore[no-any-return]
+    granted: OAuthResponse = server.create_authorization_response(
+        request, grant_user=user, grant=grant
+    )
+    return granted
 
 
 def _asked(server: OAuthServer, request: OAuthRequest, redirect_uri: str) -> prompts.Asked:

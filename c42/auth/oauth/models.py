@@ -91,10 +91,13 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]  # Authli
         return self.row.scope
 
 
+TokenKind = Literal["access", "refresh"]  # the two sides of a stored token pair
+
+
 class Token(TokenMixin):  # type: ignore[misc]  # Authlib is untyped
     """One side (`access` or `refresh`) of a stored token pair."""
 
-    def __init__(self, row: TokenRow, kind: Literal["access", "refresh"]) -> None:
+    def __init__(self, row: TokenRow, kind: TokenKind) -> None:
         self.row = row
         self.kind = kind
 

@@ -27,7 +27,7 @@ from c42.auth.oauth import apps, client_auth, error_texts, tokens
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.endpoints import Introspection, Revocation
 from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGrant
-from c42.auth.oauth.models import Client, Token
+from c42.auth.oauth.models import Client, Token, TokenKind
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.wellformed import AcceptedText, describable
 from c42.auth.oidc.id_tokens import IDTokens
@@ -223,7 +223,8 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
             # RFC 6749 §2.3: readable credentials, one client, one method.
             client_auth.claimed_client_id(request.headers.getlist("authorization"), request.form)
         except OAuth2Error as error:
-            return self.handle_error_response(request, error)  # type: ignore[no-any-return]
+            response: OAuthResponse = self.handle_error_response(request, error)
+            return response
         return None
 
     def _repeated_at_authorization(self, request: OAuthRequest, names: list[str]) -> OAuth2Error:
@@ -246,11 +247,13 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
 
     def find_token(self, value: str, hint: str | None) -> Token | None:
         """An access or refresh token by its value; the hint only picks which to try first."""
-        kinds = ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
+        kinds: tuple[TokenKind, TokenKind] = (
+            ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
+        )
         for kind in kinds:
             row = (tokens.by_access if kind == "access" else tokens.by_refresh)(self.uow, value)
             if row is not None:
-                return Token(row, kind)  # type: ignore[arg-type]
+                return Token(row, kind)
         return None
 
     def _app(self, app_id: str) -> apps.AppRow | None:
