@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--scope",
         action="append",
         dest="scopes",
-        choices=scopes.names(),
+        choices=sorted(scopes.service_scopes()),
         help="scopes the app may ask for (default: the service scopes)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON object")

@@ -95,9 +95,14 @@ def check(spec: AppSpec) -> None:
         origins.normal_origins(spec.cors_origins)
     except origins.InvalidOrigin as exc:
         raise InvalidRequest(f"Invalid origin {exc}.") from exc
-    unknown = scope_registry.unknown(spec.scopes)
+    # An app is registered for service scopes; identity scopes (OpenID Connect) are open to
+    # every app and never stored with it (c42.auth.oauth.models.Client.allowed_scopes).
+    unknown = set(spec.scopes) - scope_registry.service_scopes()
     if unknown or not spec.scopes:
-        raise InvalidRequest(f"Unknown scopes: {', '.join(sorted(unknown)) or '(none)'}.")
+        raise InvalidRequest(
+            f"Not a service scope: {', '.join(sorted(unknown)) or '(none)'}"
+            f" (one of {', '.join(sorted(scope_registry.service_scopes()))})."
+        )
 
 
 def create(
