@@ -156,6 +156,8 @@ def test_revoke_each_credential_and_all(
     assert client.get("/api/v2/events/", headers=person.headers).status_code == 401
     record = last_record(db, "credential_revoked")
     assert (record.credential_id, record.actor_id) == (token_id, staff.id)
+    again = post(console, page, f"{page}user-tokens/{token_id}/revoke/")  # a stale page's form
+    assert again.status_code == 303 and again.headers["location"].endswith("notice=gone")
 
     answer = post(console, page, f"{page}grants/{app.id}/revoke/")
     assert answer.status_code == 303

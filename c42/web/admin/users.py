@@ -16,6 +16,7 @@ from c42 import accounts, audit
 from c42.auth import credentials, evictions
 from c42.auth.oauth import consents
 from c42.auth.subject import CredentialKind
+from c42.errors import NotFound
 from c42.models import User
 from c42.text import is_accepted
 from c42.web.admin import queries
@@ -31,6 +32,7 @@ NOTICES = {
     "verified": "The e-mail address is marked verified.",
     "revoked-all": "Every credential of the account is revoked.",
     "revoked": "The credential is revoked.",
+    "gone": "Nothing to revoke: the credential was revoked already.",
 }
 
 
@@ -141,5 +143,9 @@ async def revoke_credential(
         )
         return [evictions.key(CredentialKind.OAUTH, digest) for digest in digests]
 
-    publish(request, *await act(request, staff, work))
+    try:
+        messages = await act(request, staff, work)
+    except NotFound:  # revoked meanwhile (another operator, the user): nothing changed
+        return redirect(f"{user_path(user_id)}?notice=gone", 303)
+    publish(request, *messages)
     return redirect(f"{user_path(user_id)}?notice=revoked", 303)
