@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from c42 import errors, ratelimit
+from c42.allowed_methods import AllowedMethods
 from c42.auth.authenticate import Authenticator
 from c42.auth.evictions import EvictionBus
 from c42.auth.oauth import apps
@@ -29,7 +30,7 @@ from c42.resources.router import api_routers
 from c42.resources.tokens.endpoint_table import walk
 from c42.sandbox_merge import MergeAtConsent
 from c42.settings import Settings, get_settings
-from c42.web.router import install_web, web_routers
+from c42.web.router import install_web, not_found_page, web_routers
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -120,8 +121,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return errors.render(errors.InvalidRequest(f"Invalid input: {names}.", fields=fields))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    allowed = AllowedMethods(app.router.routes)
+
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and (page := not_found_page(request)) is not None:
+            return page  # SPEC §8: a browser gets a page
         codes = {404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "error")
         headers: dict[str, Any] = dict(exc.headers or {})
         return errors.error_response(exc.status_code, code, str(exc.detail), headers)
+        if exc.status_code == 405:  # RFC 9110 §15.5.6: every method of the path
+            headers["Allow"] = ", ".join(allowed.of(request.scope["path"]))

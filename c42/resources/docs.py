@@ -12,8 +12,6 @@ from fastapi import APIRouter
 from fastapi.openapi.docs import get_swagger_ui_oauth2_redirect_html
 from starlette.responses import FileResponse, HTMLResponse, Response
 
-from c42.errors import NotFound
-
 router = APIRouter(prefix="/api/docs", include_in_schema=False)
 _ASSETS = Path(fastapi_offline.__file__).parent / "static"
 _FILES = {  # only these files of the package: no directory listing, no path tricks
@@ -73,9 +71,14 @@ def oauth2_redirect() -> Response:
     return get_swagger_ui_oauth2_redirect_html()
 
 
-@router.get("/static/{name}")
-def asset(name: str) -> Response:
-    media_type = _FILES.get(name)
-    if media_type is None:
-        raise NotFound("No such file.")
-    return FileResponse(_ASSETS / name, media_type=media_type, headers={"Cache-Control": _CACHE})
+def _asset(name: str, media_type: str) -> None:
+    def serve() -> Response:
+        return FileResponse(
+            _ASSETS / name, media_type=media_type, headers={"Cache-Control": _CACHE}
+        )
+
+    router.add_api_route(f"/static/{name}", serve, methods=["GET"], name=f"docs-{name}")
+
+
+for _name, _media_type in _FILES.items():
+    _asset(_name, _media_type)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from c42.accounts import LoginOutcome
+from c42.auth.oauth import apps, metadata
 from c42.auth.passwords import MIN_PASSWORD_LENGTH
 from c42.models import User
 from c42.ratelimit import RateLimited, RateLimiter
@@ -39,7 +41,25 @@ _FAILURES = {
 }
 
 
-def _login_form(
+async def _continues_to(request: Request, next_url: str | None) -> tuple[str, str] | None:
+    """(app, service) when the login continues an authorization request (SPEC §8: the page
+    names them), else None."""
+    if not next_url:
+        return None
+    parts = urlsplit(next_url)
+    if parts.path.rstrip("/") != metadata.AUTHORIZATION_PATH.rstrip("/"):
+        return None
+    client_id = parse_qs(parts.query).get("client_id", [""])[0]
+    db = db_of(request)
+
+    def load() -> tuple[str, str] | None:
+        with db.session(write=False) as session:
+            return apps.app_and_service_names(session, client_id)
+
+    return await run_in_threadpool(load)
+
+
+async def _login_form(
     request: Request,
     next_url: str | None,
     *,
@@ -51,6 +71,7 @@ def _login_form(
 ) -> Response:
     context: dict[str, Any] = {
         "title": "Log in",
+        "continues_to": await _continues_to(request, next_url),
         "next_url": next_url,
         "email": email,
         "error": error,
@@ -74,7 +95,7 @@ async def login_page(request: Request) -> Response:
     # the value of an input (escaped by the template).
     hint = request.query_params.get("login_hint", "")
     email = hint[:320] if hint.isprintable() else ""
-    return _login_form(request, next_url, email=email, notice=notice)
+    return await _login_form(request, next_url, email=email, notice=notice)
 
 
 @router.post(LOGIN_PATH)
@@ -85,20 +106,20 @@ async def login(request: Request) -> Response:
     password = text_field(form, "password", 1000, strip=False)
     if not email or not password:
         error = "Enter your e-mail address and your password."
-        return _login_form(request, next_url, email=email or "", error=error, status_code=400)
+        return await _login_form(request, next_url, email=email or "", error=error, status_code=400)
     limiter: RateLimiter = request.app.state.login_limiter
     try:
         await limiter.hit_or_raise_async(request, email)
     except RateLimited as exc:
         error = "Too many attempts. Wait a minute, then try again."
-        return _login_form(
+        return await _login_form(
             request, next_url, email=email, error=error, status_code=429, headers=exc.headers
         )
     outcome, user = await run_in_threadpool(
         account_flows.check_login, db_of(request), email, password
     )
     if outcome is not LoginOutcome.OK or user is None:
-        return _login_form(
+        return await _login_form(
             request, next_url, email=email, error=_FAILURES[outcome], status_code=400
         )
     await log_in(request, user)
@@ -107,7 +128,7 @@ async def login(request: Request) -> Response:
 
 @router.get("/accounts/logout/")
 async def logout_page(request: Request) -> Response:
-    user = await _current_user(request)
+    user = await current_user(request)
     context = {"title": "Log out", "nav_user": user}
     return render(request, "logout.html", context)
 
@@ -121,13 +142,14 @@ async def logout(request: Request) -> Response:
 
 @router.get(DEFAULT_NEXT)
 async def account_home(request: Request) -> Response:
-    user = await _current_user(request)
+    user = await current_user(request)
     if user is None:
         return redirect(with_next(LOGIN_PATH, DEFAULT_NEXT), 302)
     return render(request, "account.html", {"title": "Your account", "nav_user": user})
 
 
-async def _current_user(request: Request) -> User | None:
+async def current_user(request: Request) -> User | None:
+    """The logged-in user of this browser, or None."""
     user_id = await current_user_id_async(request)
     if user_id is None:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.staticfiles import StaticFiles
 
 from c42 import errors, outage
@@ -27,6 +28,7 @@ def web_routers() -> list[APIRouter]:
     from c42.web.oidc_endpoints import router as oidc
     from c42.web.password_reset import router as password_reset
     from c42.web.registration import router as registration
+    from c42.web.start import router as start
 
     return [
         oauth,
@@ -37,6 +39,7 @@ def web_routers() -> list[APIRouter]:
         account_apps,
         account_security,
         admin_router(),
+        start,
     ]
 
 
@@ -62,7 +65,33 @@ async def _csrf_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CSRFError)
     if not wants_html(request):
         return errors.render(exc)
-    return render_error_page(request, "Form expired", exc.message, 403)
+    back = form_page(request)
+    return render_error_page(request, "Form expired", exc.message, 403, back_url=back)
+
+
+def form_page(request: Request) -> str | None:
+    """The page a refused form was most likely on: the nearest path at or above the form's
+    action that answers GET (the action of a form is its page, or below it), never an
+    /oauth2/ endpoint (its page needs the app's request, which we no longer have)."""
+    path = request.url.path
+    if path.startswith("/oauth2/"):
+        return None
+    while path:
+        scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+        for route in request.app.router.routes:
+            if isinstance(route, BaseRoute) and route.matches(scope)[0] is Match.FULL:
+                return path
+        path = path.rstrip("/").rpartition("/")[0] + "/" if path != "/" else ""
+    return None
+
+
+def not_found_page(request: Request) -> Response | None:
+    """A browser asking for an unknown page gets an HTML 404 page (SPEC §8); the API and
+    programs keep the JSON envelope (None)."""
+    if not wants_html(request):
+        return None
+    message = "There is no page at this address. It may have moved, or the link is mistyped."
+    return render_error_page(request, "Page not found", message, 404, back_url="/")
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:

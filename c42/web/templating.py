@@ -91,10 +91,11 @@ def render_error_page(
     message: str,
     status_code: int,
     headers: Mapping[str, str] | None = None,
+    back_url: str | None = None,
 ) -> Response:
     """An error shown to the person in the browser, never a redirect (e.g. an unregistered
-    redirect URI, RFC 6749 §4.1.2.1)."""
-    context = {"title": title, "message": message}
+    redirect URI, RFC 6749 §4.1.2.1); `back_url`: a page of ours to go back to."""
+    context = {"title": title, "message": message, "back_url": back_url}
     return render(request, "error.html", context, status_code, headers=headers)
 
 

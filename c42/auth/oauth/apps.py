@@ -265,3 +265,15 @@ def rotate_secret(session: Session, server_key: str, client_id: str) -> tuple[OA
     set_secret(app, server_key, secret)
     session.flush()
     return app, secret
+
+
+def app_and_service_names(session: Session, client_id: str) -> tuple[str, str] | None:
+    """(app name, service name) of an enabled app, for pages that say where a login leads."""
+    if not client_id or len(client_id) > 64 or not is_accepted(client_id):
+        return None
+    row = session.execute(
+        select(OAuthApp.name, Service.name)
+        .join(Service, Service.id == OAuthApp.service_id)
+        .where(OAuthApp.client_id == client_id, OAuthApp.disabled_at.is_(None))
+    ).first()
+    return (row[0], row[1]) if row is not None else None
