@@ -20,6 +20,7 @@ from c42.auth.silent import provision
 from c42.auth.subject import Grant
 from c42.db import Database
 from c42.models import AuditEvent, User
+from c42.ops.json_logs import JsonFormatter
 from c42.ratelimit import RateLimiter
 from c42.settings import Settings
 from tests.conftest import LiveServer
@@ -169,6 +170,20 @@ def test_credential_events(
         assert action_tokens.revoke(s, person.id, action_id)
     assert one(db, "credential_revoked", credential_id=action_id).actor_id == person.id
     assert_no_secret(db, logs, [PASSWORD, token, action.token])
+    # One JSON log line per record (C42_LOG_FORMAT=json): the record's fields, event "audit".
+    [line] = [
+        json.loads(JsonFormatter().format(r))
+        for r in logs.records
+        if getattr(r, "event", None) == "audit"
+        and r.fields["credential_id"] == token_id  # type: ignore[attr-defined]
+        and r.fields["type"] == "credential_issued"  # type: ignore[attr-defined]
+    ]
+    assert line["event"] == "audit" and line["logger"] == "c42.audit" and line["level"] == "info"
+    assert (line["user_id"], line["detail"], line["ip"]) == (
+        person.id,
+        {"kind": "user_token"},
+        "127.0.0.1",
+    )
 
 
 def test_oauth_events(
