@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from bench import cpu, report, scenarios, seed, wrk
+from bench import cpu, read_targets, report, scenarios, seed, wrk
 from bench.report import TargetRun
 from bench.server import Server
 from bench.targets import BENCH_DIR, PG_ENV, Target, targets
@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     report.write(args.results, runs, config, failures)
     print()
     print(report.table(runs))
+    print("\nissue 12 read targets (SPEC §6, on each database):")
+    print("\n".join(read_targets.verdicts(runs)) or "  (no list scenario ran)")
     print(f"\nresults: {args.results}")
     for problem in failures:
         print(f"FAILED: {problem}")

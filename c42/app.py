@@ -92,6 +92,7 @@ def _lifespan(
         async with purge.periodically(db, settings.purge_retention_days, settings.purge_interval):
             yield
         app.state.evictions.stop()
+        db.close_reads()  # this event loop's hot-read connections (c42.pg_reads)
         if owns_db:
             db.dispose()  # SPEC §7: after the last request, close the pool
 

@@ -8,14 +8,20 @@ cached, and then only executed with fresh parameters.
 
 Statements run on a `Runner`: a transaction's DB-API connection and its dialect. A unit of
 work is one (`c42.unit_of_work`, also around an ORM session), and so is a read of
-`Database.raw_read`; repositories take a runner and never know which.
+`Database.hot_read`; repositories take a runner and never know which.
 Rows come back as tuples, as dicts, or as records built by column name (`records`).
+
+A read that must run both ways, blocking on a unit of work and awaited on the event loop
+(PostgreSQL's hot reads, `c42.pg_reads`), is written once as a *program*: a generator that
+yields a `Step` (which statement, which parameters) and receives its `Fetched` rows; `run`
+and `run_async` execute it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Generator, Hashable, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy.engine import Dialect
@@ -23,6 +29,7 @@ from sqlalchemy.sql import Executable, Select
 
 _MAX_STATEMENTS = 1024
 R = TypeVar("R", bound=NamedTuple)
+T = TypeVar("T")
 
 
 class Runner(Protocol):
@@ -90,6 +97,19 @@ class CompiledStatement:
             rows = cursor.fetchall()
         finally:
             cursor.close()
+        return self._decoded(rows)
+
+    async def rows_async(self, runner: Runner, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """`rows` on an asynchronous DB-API connection (psycopg's AsyncConnection)."""
+        cursor = runner.dbapi.cursor()
+        try:
+            await cursor.execute(self.sql, self._parameters(params))
+            rows = await cursor.fetchall()
+        finally:
+            await cursor.close()
+        return self._decoded(rows)
+
+    def _decoded(self, rows: Any) -> list[tuple[Any, ...]]:
         if self.readers is None:
             return rows if isinstance(rows, list) else list(rows)
         pairs = (zip(self.readers, row, strict=True) for row in rows)
@@ -143,3 +163,52 @@ def statement(
         if len(_compiled) > _MAX_STATEMENTS:
             _compiled.popitem(last=False)
     return compiled
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement of a program: `statement(runner, key, build, decode=...)` with `params`."""
+
+    key: Hashable
+    build: Callable[[], Executable]
+    params: Mapping[str, Any]
+    decode: bool = True
+
+
+class Fetched(NamedTuple):
+    """What a step returned: its rows, and the names of their columns."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def mappings(self) -> list[dict[str, Any]]:
+        columns = self.columns
+        return [dict(zip(columns, row, strict=True)) for row in self.rows]
+
+
+Program = Generator[Step, Fetched, T]
+
+
+def run(runner: Runner, program: Program[T]) -> T:
+    """Execute a program's steps on a blocking runner; its return value."""
+    try:
+        step = next(program)
+        while True:
+            compiled = statement(runner, step.key, step.build, decode=step.decode)
+            step = program.send(Fetched(compiled.columns, compiled.rows(runner, step.params)))
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+async def run_async(runner: Runner, program: Program[T]) -> T:
+    """Execute a program's steps on an asynchronous runner; its return value."""
+    try:
+        step = next(program)
+        while True:
+            compiled = statement(runner, step.key, step.build, decode=step.decode)
+            rows = await compiled.rows_async(runner, step.params)
+            step = program.send(Fetched(compiled.columns, rows))
+    except StopIteration as done:
+        result: T = done.value
+        return result

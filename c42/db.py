@@ -2,30 +2,31 @@
 
 SQLite runs in WAL mode with a busy timeout; write transactions start with `BEGIN IMMEDIATE`
 so that two writers queue for the lock instead of failing on a read-to-write upgrade.
-PostgreSQL goes through psycopg 3 with a small pool per process.
+PostgreSQL goes through psycopg 3 with a small pool per process, and its hot reads through
+`c42.pg_reads` (autocommit connections awaited on the event loop, see `Database.hot_read`).
 """
 
 from __future__ import annotations
 
-import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
-from c42 import sync
+from c42 import compiled, pg_reads, sync
+from c42.compiled import Program
 from c42.settings import get_settings
 from c42.sqlite_lock import WriterLock, writer_lock
 from c42.unit_of_work import UnitOfWork
 
+T = TypeVar("T")
 WRITE_OPTION = "c42_write"
 CONNECT_TIMEOUT_SECONDS = 2  # libpq's (and psycopg's) shortest
 POOL_TIMEOUT_SECONDS = 2.0  # waiting for a pooled connection
@@ -37,6 +38,15 @@ def _sqlite_file(url: str) -> str | None:
         return None
     path = url.split("///", 1)[-1]
     return path if path and path != ":memory:" else None
+
+
+PG_CONNECT_ARGS = {
+    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # milliseconds
+}
 
 
 def make_engine(url: str) -> Engine:
@@ -63,13 +73,7 @@ def make_engine(url: str) -> Engine:
         # pooled connection as soon; keepalives and TCP_USER_TIMEOUT end a connection whose
         # server went silent (a network partition) instead of waiting on it for minutes.
         pool_timeout=POOL_TIMEOUT_SECONDS,
-        connect_args={
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "keepalives_idle": 10,
-            "keepalives_interval": 5,
-            "keepalives_count": 3,
-            "tcp_user_timeout": 10_000,  # milliseconds
-        },
+        connect_args=PG_CONNECT_ARGS,
         hide_parameters=True,  # SPEC §6: errors never quote bound values (e-mails, digests)
     )
 
@@ -79,7 +83,7 @@ def make_engine(url: str) -> Engine:
         # connection per request): a connection the server closed (restart, failover, idle
         # timeout) is replaced here, and since the server dropped all of them, so is every
         # older connection of the pool, on its next checkout.
-        if closed_by_server(dbapi_connection):
+        if pg_reads.closed_by_server(dbapi_connection):
             raise InvalidatePoolError("the server closed the connection")
 
     @event.listens_for(engine, "connect")
@@ -90,21 +94,10 @@ def make_engine(url: str) -> Engine:
         # 970 us per page re-planned, 218 us on the generic plan, same index scans). Our
         # prepared statements are the hot-path ones, keyed lookups whose plan does not depend
         # on the values.
-        dbapi_connection.execute("SET plan_cache_mode = force_generic_plan")
+        dbapi_connection.execute(pg_reads.SESSION_SETUP)
         dbapi_connection.commit()
 
     return engine
-
-
-def closed_by_server(dbapi_connection: Any) -> bool:
-    """Whether a pooled (idle) PostgreSQL connection is dead, without a round trip: an idle
-    connection has nothing to read, so anything readable is the server's goodbye (its error
-    message or the end of the stream). One poll(2) of the socket."""
-    if dbapi_connection.closed or dbapi_connection.broken:
-        return True
-    poller = select.poll()
-    poller.register(dbapi_connection.fileno(), select.POLLIN)
-    return bool(poller.poll(0))
 
 
 def _configure_sqlite(engine: Engine, lock: WriterLock | None) -> None:
@@ -172,6 +165,25 @@ class Database:
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        self.read_pools: pg_reads.ReadPools | None = None
+        if not self.is_sqlite:
+            settings = get_settings()
+            _, connect_kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+            self.read_pools = pg_reads.ReadPools(
+                {**connect_kwargs, **PG_CONNECT_ARGS}, settings.db_pool_size, POOL_TIMEOUT_SECONDS
+            )
+
+    async def hot_read(self, program: Program[T]) -> T:
+        """A hot-path read (a `c42.compiled` program, e.g. the events page), on the event loop.
+        SQLite: inline, in one snapshot (reads take microseconds and never wait for writers in
+        WAL mode: a threadpool hop would cost more than the query). PostgreSQL: awaited on an
+        autocommit connection of `c42.pg_reads` (one statement is one snapshot; programs of
+        several statements take what they need from the first one, see their docstrings)."""
+        if self.read_pools is None:
+            with self._sqlite_read() as reader:
+                return compiled.run(reader, program)
+        async with self.read_pools.current().connection() as connection:
+            return await compiled.run_async(ReadWork(connection, self.engine.dialect), program)
 
     @contextmanager
     def session(self, write: bool = True) -> Iterator[Session]:
@@ -203,61 +215,38 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A Core connection for reads, in a transaction that ends with COMMIT when nothing
-        failed (see `raw_read` for why not ROLLBACK)."""
+        failed: psycopg deallocates every prepared statement of the connection on ROLLBACK,
+        which re-planned hot statements on the next use (~700 us of PostgreSQL CPU, measured)."""
         with self.engine.connect() as connection:
             yield connection
             connection.commit()
 
     @contextmanager
-    def raw_read(self) -> Iterator[ReadWork]:
-        """A DB-API connection in a read transaction, for compiled hot-path queries.
-
-        SQLite: one connection per thread, kept open (a pool check-out costs more than the
-        queries), one snapshot per use. PostgreSQL: a pooled connection.
-        """
-        if self.is_sqlite:
-            connection = getattr(self._local, "connection", None)
-            if connection is None:
-                connection = self.engine.raw_connection()
-                connection.detach()  # ours for the thread's lifetime, outside the pool
-                self._local.connection = connection
-            connection.execute("BEGIN")  # one snapshot for all queries of the request
-            try:
-                yield ReadWork(connection.dbapi_connection, self.engine.dialect)
-            finally:
-                connection.execute("ROLLBACK")
-            return
-        pooled = self.engine.raw_connection()
-        dbapi: Any = pooled.dbapi_connection
-        # One snapshot for all queries of the request, as on SQLite. Under READ COMMITTED each
-        # statement sees newer commits: an empty page followed by a separate current-token
-        # read could hand out a sync token past a change the page did not contain.
-        dbapi.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        dbapi.read_only = True
+    def _sqlite_read(self) -> Iterator[ReadWork]:
+        """SQLite's hot reads: one connection per thread, kept open (a pool check-out costs
+        more than the queries), one snapshot (transaction) per use."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self.engine.raw_connection()
+            connection.detach()  # ours for the thread's lifetime, outside the pool
+            self._local.connection = connection
+        connection.execute("BEGIN")  # one snapshot for all queries of the request
         try:
-            yield ReadWork(dbapi, self.engine.dialect)
-            # COMMIT, not ROLLBACK, ends this read-only transaction: psycopg deallocates every
-            # prepared statement of the connection on rollback, which re-planned the events
-            # page on each request (~700 us of PostgreSQL CPU, measured).
-            dbapi.commit()
-        except BaseException:
-            if not dbapi.broken:
-                dbapi.rollback()
-            raise
+            yield ReadWork(connection.dbapi_connection, self.engine.dialect)
         finally:
-            if dbapi.broken:
-                # The server went away (these DB-API calls bypass SQLAlchemy's own handling):
-                # closed, never back into the pool.
-                pooled.invalidate()
-            else:
-                dbapi.isolation_level = None  # back to the default
-                dbapi.read_only = None
-                pooled.close()  # the pool takes it back
+            connection.execute("ROLLBACK")
 
     def new_session(self, write: bool) -> Session:
         return (self._write if write else self._read)()
 
+    def close_reads(self) -> None:
+        """Close the running event loop's hot-read connections (an app shutting down)."""
+        if self.read_pools is not None:
+            self.read_pools.close_current()
+
     def dispose(self) -> None:
+        if self.read_pools is not None:
+            self.read_pools.close_all()
         self.engine.dispose()
 
 

@@ -107,7 +107,7 @@ class _Check:
 
 
 def _query(db: Database) -> None:
-    with db.read() as connection:  # ends with COMMIT (see Database.raw_read)
+    with db.read() as connection:  # ends with COMMIT (see Database.read)
         connection.exec_driver_sql("SELECT 1")
 
 

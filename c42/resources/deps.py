@@ -6,8 +6,8 @@ endpoint returns and before the response is sent, rolled back on any error.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -21,7 +21,6 @@ from c42.errors import APIError, Unauthorized
 from c42.ops import metrics
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-T = TypeVar("T")
 
 
 def get_db(request: Request) -> Database:
@@ -38,7 +37,7 @@ async def _session(request: Request) -> AsyncIterator[Session]:
         await run_in_threadpool(_end, session, False)
         raise
     # Reads commit too: a read-only transaction's COMMIT changes nothing, and psycopg drops
-    # every prepared statement of the connection on ROLLBACK (see Database.raw_read).
+    # every prepared statement of the connection on ROLLBACK (see Database.read).
     await run_in_threadpool(_end, session, True)
 
 
@@ -51,15 +50,6 @@ def _end(session: Session, succeeded: bool) -> None:
             session.rollback()
     finally:
         session.close()
-
-
-async def run_read(db: Database, work: Callable[[], T]) -> T:
-    """Run a hot-path read. SQLite reads take microseconds and never wait for writers in WAL
-    mode, so they run inline (a threadpool hop would cost more than the query); PostgreSQL
-    reads wait on the network, so they go to the threadpool."""
-    if db.is_sqlite:
-        return work()
-    return await run_in_threadpool(work)
 
 
 SessionDep = Annotated[Session, Depends(_session, scope="function")]

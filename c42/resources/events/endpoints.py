@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from c42 import compiled
 from c42.auth.subject import AuthSubject
-from c42.compiled import Runner
 from c42.errors import InvalidRequest, NotFound
 from c42.resources import common, query
 from c42.resources.auth import Reader, Writer
-from c42.resources.deps import SessionDep, get_db, run_read
+from c42.resources.deps import SessionDep, get_db
 from c42.resources.events import repository, serialize, service
 from c42.resources.events.repository import EventFilters, split_ids
 from c42.resources.events.schemas import EventFields, EventType
@@ -55,20 +55,14 @@ async def list_events(request: Request, subject: Reader) -> Response:
         # made meanwhile (it moves to the front; see the README on synchronising).
         order_asc=query.boolean(params, "order_asc", paging.sync_token is None),
     )
-    db = get_db(request)
-
-    def page() -> Response:
-        with db.raw_read() as reader:
-            found = repository.list_page(reader, subject, filters, limit, offset)
-        data = [serialize.event(r, split_ids(r["calendar_ids"])) for r in found.rows]
-        return common.envelope(data, found.total, offset, found.sync_token)
-
-    return await run_read(db, page)
+    found = await get_db(request).hot_read(repository.list_page(subject, filters, limit, offset))
+    data = [serialize.event(r, split_ids(r["calendar_ids"])) for r in found.rows]
+    return common.envelope(data, found.total, offset, found.sync_token)
 
 
-def _one(runner: Runner, subject: AuthSubject, event_id: str, status: int = 200) -> Response:
+def _one(found: tuple[dict[str, Any] | None, int], status: int = 200) -> Response:
     """The event as the caller sees it, with the current sync token (404 if not visible)."""
-    row, sync_token = repository.get_one(runner, subject, event_id)
+    row, sync_token = found
     if row is None:
         raise NotFound("Event not found.")
     return common.one(serialize.event(row, split_ids(row["calendar_ids"])), sync_token, status)
@@ -77,13 +71,7 @@ def _one(runner: Runner, subject: AuthSubject, event_id: str, status: int = 200)
 @router.get("/{id}/")
 async def get_event(request: Request, subject: Reader, id: str) -> Response:
     event_id = common.check_id(id, "Event")
-    db = get_db(request)
-
-    def read() -> Response:
-        with db.raw_read() as reader:
-            return _one(reader, subject, event_id)
-
-    return await run_read(db, read)
+    return _one(await get_db(request).hot_read(repository.get_one(subject, event_id)))
 
 
 def _respond(
@@ -91,7 +79,9 @@ def _respond(
 ) -> Response:
     """The event as the caller now sees it, read inside the write transaction."""
     session.flush()
-    return _one(UnitOfWork.joining(session), subject, event_id, status)
+    return _one(
+        compiled.run(UnitOfWork.joining(session), repository.get_one(subject, event_id)), status
+    )
 
 
 @router.post("/", status_code=201)

@@ -7,15 +7,16 @@ parameters and run as compiled SQL on the DB-API connection (see `c42.compiled`)
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select, true
 
-from c42 import compiled, sync
+from c42 import sync
 from c42.access import events as rules
 from c42.access.readable import readable_events as readable
 from c42.auth.subject import AuthSubject
-from c42.compiled import Runner
+from c42.compiled import Program, Step
 from c42.sqlfunctions import comma_joined, wire_time
 
 events = rules.events
@@ -220,6 +221,9 @@ def _page_statement(shape: Shape) -> Any:
     )
     sort_key = page.c.sort_key.asc() if order_asc else page.c.sort_key.desc()
     page_tie = page.c.event_id.asc() if order_asc else page.c.event_id.desc()
+    # The sync token as a one-row table that the page hangs from: an empty page is still one
+    # row (event columns null) carrying the token of the same snapshot (see `list_page`).
+    token = select(_current_sync_token().label("current_sync_token")).subquery("token")
     return (
         select(
             *EVENT_COLUMNS,
@@ -229,10 +233,11 @@ def _page_statement(shape: Shape) -> Any:
             subs.c.is_invitation,
             _visible_calendar_ids(),
             page.c.total,
-            _current_sync_token().label("current_sync_token"),
+            token.c.current_sync_token,
         )
-        .select_from(page)
-        .join(events, events.c.id == page.c.event_id)
+        .select_from(token)
+        .outerjoin(page, true())
+        .outerjoin(events, events.c.id == page.c.event_id)
         .outerjoin(
             subs, and_(subs.c.event_id == events.c.id, subs.c.user_id == bindparam("user_id"))
         )
@@ -271,29 +276,33 @@ class Page:
     sync_token: int
 
 
-def list_page(
-    runner: Runner, subject: AuthSubject, f: EventFilters, limit: int, offset: int
-) -> Page:
+def list_page(subject: AuthSubject, f: EventFilters, limit: int, offset: int) -> Program[Page]:
     """A page of the caller's events with the total and the current sync token: one
-    statement (two when the page is empty: the count then comes on its own)."""
+    statement (two when the offset is past the end: the count then comes on its own). A program
+    (`c42.compiled.run` / `run_async`): blocking or awaited, the same statements."""
     if any(v == [] for v in (f.ids, f.service_ids, f.calendar_ids_or, f.event_types)):
         # `ids=[]`: IN () matches nothing; only the sync token is read.
-        token = compiled.statement(runner, "events.sync_token", _sync_token_statement)
-        [(current,)] = token.rows(runner, {})
+        [(current,)] = (yield Step("events.sync_token", _sync_token_statement, {})).rows
         return Page([], 0, current)
     shape = _shape(subject, f)
     params = _params(subject, f)
     if limit:
-        page = compiled.statement(
-            runner, ("events.page", shape), lambda: _page_statement(shape), decode=False
-        )
-        rows = page.mappings(runner, {**params, "limit": limit, "offset": offset})
-        if rows:
+        # One statement, so one snapshot, even in autocommit (PostgreSQL's hot reads): the
+        # page, its total and the token. An empty page is one row of nulls with the token.
+        build = partial(_page_statement, shape)
+        paged = {**params, "limit": limit, "offset": offset}
+        rows = (yield Step(("events.page", shape), build, paged, decode=False)).mappings()
+        if rows[0]["id"] is not None:
             return Page(rows, rows[0]["total"], rows[0]["current_sync_token"])
-    counted = compiled.statement(
-        runner, ("events.count", shape), lambda: _count_statement(shape), decode=False
-    )
-    [(total, current)] = counted.rows(runner, params)
+        if not offset:
+            return Page([], 0, rows[0]["current_sync_token"])
+        # Past the end: the total on its own. The token stays the page's (a newer count
+        # beside an older token never makes a syncing client skip a change).
+        build = partial(_count_statement, shape)
+        [(total, _)] = (yield Step(("events.count", shape), build, params, decode=False)).rows
+        return Page([], int(total), rows[0]["current_sync_token"])
+    build = partial(_count_statement, shape)
+    [(total, current)] = (yield Step(("events.count", shape), build, params, decode=False)).rows
     return Page([], int(total), current)
 
 
@@ -301,9 +310,7 @@ def _sync_token_statement() -> Any:
     return select(_current_sync_token().label("current_sync_token"))
 
 
-def get_one(
-    runner: Runner, subject: AuthSubject, event_id: str
-) -> tuple[dict[str, Any] | None, int]:
+def get_one(subject: AuthSubject, event_id: str) -> Program[tuple[dict[str, Any] | None, int]]:
     """The event as the caller sees it (None when not visible) and the current sync token."""
-    page = list_page(runner, subject, EventFilters(ids=[event_id]), 1, 0)
+    page = yield from list_page(subject, EventFilters(ids=[event_id]), 1, 0)
     return (page.rows[0] if page.rows else None), page.sync_token
