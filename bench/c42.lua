@@ -75,6 +75,36 @@ if bodies_file ~= "" then
   end
 end
 
+-- C42_WRK_THREAD_REQUESTS_FILE (optional): line k is thread k's one request, sent over and
+-- over: headers ("Name: value", tab-separated), a 0x1F byte, the body (e.g. one writer per
+-- thread, each with its own token and calendar; bench/writes.py). Run with -t N -c N.
+local thread_requests_file = os.getenv("C42_WRK_THREAD_REQUESTS_FILE") or ""
+if thread_requests_file ~= "" then
+  local mine = nil
+  function request()
+    if mine == nil then
+      local k = 0
+      for line in io.lines(thread_requests_file) do
+        if k == thread_index then
+          local head, payload = string.match(line, "^(.-)\31(.*)$")
+          local headers = {}
+          for name, value in string.gmatch(head, "([^:\t]+):%s*([^\t]*)") do
+            headers[name] = value
+          end
+          for name, value in pairs(wrk.headers) do
+            if headers[name] == nil then
+              headers[name] = value
+            end
+          end
+          mine = wrk.format(nil, nil, headers, payload)
+        end
+        k = k + 1
+      end
+    end
+    return mine
+  end
+end
+
 local threads = {}
 
 function setup(thread)

@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import writes
 from bench.scenarios import BASELINE
 from bench.server import WorkerMemory
 from bench.wrk import WrkResult
@@ -163,6 +164,7 @@ def table(runs: list[TargetRun]) -> str:
             f"worker peak memory (VmHWM) {run.database} x{run.scale}: {peaks} MB"
             f" (limit {MEMORY_LIMIT_MB:.0f}) {'ok' if within else 'OVER LIMIT'}; now: {now} MB"
         )
+    lines += writes.verdicts(runs)
     for row in scale_comparison(runs):
         lines.append(
             f"p99 {row['database']} {row['scenario']}: x1 {row['p99_x1_ms']:.2f} ms -> "

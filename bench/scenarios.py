@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import oauth as bench_oauth
+from bench import writes
 from bench.seed import Seeded
 from c42.auth.action_tokens import repository as action_tokens
 from c42.auth.subject import Grant
@@ -34,6 +35,10 @@ class Scenario:
     # When set, each wrk run gets `bodies(count)`: `count` bodies sent once each, in order
     # (for requests that cannot be replayed, e.g. refresh tokens); the probe sends `body`.
     bodies: Callable[[int], list[str]] | None = None
+    # When set, each (headers, body) is one wrk thread with one connection sending it over
+    # and over (e.g. one writer each, bench/writes.py); the run then has as many threads and
+    # connections. The probe sends `headers` and `body`.
+    per_thread: tuple[tuple[Mapping[str, str], str], ...] = ()
     target_ratio: float | None = None  # req/s of this / req/s of BASELINE, from the issue
     check: Callable[[Any], str | None] | None = None  # JSON body -> problem, or None
 
@@ -186,6 +191,8 @@ BUILDERS: list[Callable[[Seeded], Scenario | None]] = [
     events_list_bearer,
     events_list_action_token,
     oauth_token_refresh,
+    writes.one_writer,  # writes last: they add rows
+    writes.many_writers,
 ]
 
 

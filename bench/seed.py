@@ -21,7 +21,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Table, event, insert, text, update
 
 from bench import oauth as bench_oauth
+from bench import writes as bench_writes
 from bench.targets import BENCH_DIR, Target, reset, targets
 from c42.access import readable
 from c42.access.permissions import Permission
@@ -79,6 +80,8 @@ class Seeded:
     oauth_client_secret: str = ""
     bearer_token: str = ""
     bearer_visible_events: int = 0  # what the Bearer events list must count
+    # The write scenarios' writers (bench/writes.py): [User Token, own calendar id] each.
+    writers: list[list[str]] = field(default_factory=list)
 
 
 def manifest_path(target: Target) -> Path:
@@ -146,6 +149,8 @@ def seed(target: Target, progress: Progress = print) -> Seeded:
                 elapsed = time.perf_counter() - started
                 progress(f"  {done:>6}/{n} users, {rows:>9} rows, {elapsed:6.1f}s")
         with db.engine.begin() as connection:
+            # SQLite: the last token. PostgreSQL: the offset added to transaction ids
+            # (c42.sync); either way every later token is above the seeded ones.
             connection.execute(update(SyncCounter.__table__).values(value=token))
         with db.engine.begin() as connection:
             readable.rebuild(connection)  # the list's read index (c42.access.readable)
@@ -157,6 +162,7 @@ def seed(target: Target, progress: Progress = print) -> Seeded:
                 for i in range(SAMPLE_USERS)
             ]
         oauth_credentials = bench_oauth.seed_credentials(db, service_id, user_ids[BENCH_USER])
+        writers = bench_writes.seed_writers(db)
         _analyze(db)
     finally:
         db.dispose()
@@ -176,6 +182,7 @@ def seed(target: Target, progress: Progress = print) -> Seeded:
         service_id=service_id,
         visible_events=_visible_events(n),
         bearer_visible_events=_visible_service_events(n),
+        writers=writers,
         **oauth_credentials,
     )
     path = manifest_path(target)

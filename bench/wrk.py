@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,8 @@ def run(
     env["C42_WRK_BODY"] = scenario.body or ""
     env["C42_WRK_HEADERS"] = _header_lines(scenario.headers)
     env["C42_WRK_HEADER_SETS"] = "\n\n".join(_header_lines(h) for h in scenario.header_sets)
+    if scenario.per_thread:  # one connection per thread, each with its own request
+        load = replace(load, threads=len(scenario.per_thread), connections=len(scenario.per_thread))
     command = [
         require_wrk(),
         "--latency",
@@ -105,7 +107,7 @@ def run(
         str(SCRIPT),
         base_url + scenario.path,
     ]
-    bodies_file = _write_bodies(scenario, load, env)
+    bodies_file = _write_bodies(scenario, load, env) or _write_per_thread(scenario, env)
     meter = CpuMeter(server_pids, database_pids)
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -132,6 +134,23 @@ def _write_bodies(scenario: Scenario, load: Load, env: dict[str, str]) -> Path |
     path.write_text("\n".join(bodies) + "\n")
     env["C42_WRK_BODIES_FILE"] = str(path)
     env["C42_WRK_THREADS"] = str(load.threads)
+    return path
+
+
+def _write_per_thread(scenario: Scenario, env: dict[str, str]) -> Path | None:
+    """`Scenario.per_thread` for bench/c42.lua: line k is thread k's request, its headers
+    ("Name: value", tab-separated), a 0x1F byte, its body. Private: tokens are secrets."""
+    if not scenario.per_thread:
+        return None
+    lines = [
+        "\t".join(f"{n}: {v}" for n, v in headers.items()) + "\x1f" + body
+        for headers, body in scenario.per_thread
+    ]
+    path = BODIES_DIR / f"threads-{scenario.name}-{os.getpid()}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text("\n".join(lines) + "\n")
+    env["C42_WRK_THREAD_REQUESTS_FILE"] = str(path)
     return path
 
 

@@ -10,7 +10,8 @@ when missing) to var/reference/drf-x1.sqlite3 and works on the copy only: Django
 migrated into it, the bench user and the sample users get a Django user, a DRF token each
 and (the bench user) a django-oauth-toolkit access token. Serves bench/reference/drf_project
 with gunicorn (sync workers) and measures `GET /health` and `GET /api/v2/events/?limit=10`
-(Token, then Bearer) with bench/wrk.py. Prints req/s, p50, p99, server CPU per request and
+(Token, then Bearer) and `POST /api/v2/events/` by 16 writers, each in its own calendar
+(bench/writes.py), with bench/wrk.py. Prints req/s, p50, p99, server CPU per request and
 each list's ratio to the health check; writes var/reference/drf-results.json. Exit status 1
 when any request failed (non-2xx, socket error) or a probe found a wrong answer.
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import seed as bench_seed
+from bench import writes as bench_writes
 from bench import wrk
 from bench.reference.gunicorn import Gunicorn
 from bench.reference.measure import add_load_args, measure, write_results
@@ -148,7 +150,13 @@ def prepare(python: Path, env: dict[str, str], seeded: Seeded) -> list[Scenario]
     with sqlite3.connect(DATABASE) as db:  # the sample users of bench/seed.py hold a token
         rows = db.execute("SELECT DISTINCT user_id FROM user_tokens WHERE name = 'bench'")
         sample = sorted({seeded.bench_user_id, *(row[0] for row in rows)})
+        # the writers of bench/writes.py: (user, own calendar)
+        writers = [
+            (db.execute("SELECT creator_id FROM calendars WHERE id = ?", (cal,)).fetchone()[0], cal)
+            for _, cal in seeded.writers
+        ]
     db.close()
+    sample = sorted({*sample, *(user for user, _ in writers)})
     tokens = {user: secrets.token_hex(20) for user in sample}  # DRF's format: 40 hex
     bearer = secrets.token_urlsafe(30)
     spec = {
@@ -178,7 +186,40 @@ def prepare(python: Path, env: dict[str, str], seeded: Seeded) -> list[Scenario]
             headers={"Authorization": f"Bearer {bearer}"},
             check=check,
         ),
+        *_create_scenario(tokens, writers),
     ]
+
+
+def _create_scenario(tokens: dict[str, str], writers: list[tuple[str, str]]) -> list[Scenario]:
+    """POST /api/v2/events/ by the writers of bench/writes.py, each in its own calendar, one
+    wrk thread and connection each (as C42's events_create_16_writers)."""
+    if not writers:
+        return []
+    per_thread = tuple(
+        (
+            {"Authorization": f"Token {tokens[user]}", "Content-Type": "application/json"},
+            bench_writes.body(calendar_id),
+        )
+        for user, calendar_id in writers
+    )
+    headers, body = per_thread[0]
+    return [
+        Scenario(
+            bench_writes.DRF_CREATE,
+            "/api/v2/events/",
+            method="POST",
+            headers=headers,
+            body=body,
+            per_thread=per_thread,
+            check=_created_check,
+        )
+    ]
+
+
+def _created_check(body: Any) -> str | None:
+    if body.get("title") != "Bench write" or not body.get("calendar_ids"):
+        return f"events create: unexpected answer {str(body)[:200]}"
+    return None
 
 
 def _health_check(body: Any) -> str | None:

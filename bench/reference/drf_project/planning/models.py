@@ -1,7 +1,7 @@
 """C42's planning tables (c42/models/planning.py), mapped as they are: `managed = False`, so
 Django's `migrate` never creates, changes or drops them. Only the columns the events list
-reads. Users are C42's ids (32 hex) in plain columns: the Django user whose `username` is that
-id is the one authenticated.
+reads and the create view writes. Users are C42's ids (32 hex) in plain columns: the Django
+user whose `username` is that id is the one authenticated.
 """
 
 from django.db import models
@@ -89,6 +89,13 @@ class EventSubscription(models.Model):
     previous_permission = models.SmallIntegerField(null=True)
     rsvp_status = models.CharField(max_length=16)
     is_invitation = models.BooleanField()
+    # Written by the create view only:
+    actor_id = models.CharField(max_length=32, null=True)
+    message = models.TextField(default="")
+    created = models.DateTimeField()
+    modified = models.DateTimeField()
+    sync_token = models.BigIntegerField()
+    deleted_at = models.DateTimeField(null=True)
 
     class Meta:
         managed = False

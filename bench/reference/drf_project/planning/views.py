@@ -1,4 +1,5 @@
-"""GET /api/v2/events/: the events the caller may read (SPEC §4), by sync token then id.
+"""GET /api/v2/events/: the events the caller may read (SPEC §4), by sync token then id;
+POST creates one (drf_project.planning.create).
 
 A user's permission on an event: their direct event subscription overrules; otherwise the best
 permission among their live subscriptions (permission > 0) to non-deleted calendars holding
@@ -7,6 +8,7 @@ the event. Readable: permission > 0 and the event not deleted.
 
 from django.db.models import F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from drf_project.planning.create import EventCreateSerializer, create_event
 from drf_project.planning.models import (
     CalendarSubscription,
     Event,
@@ -14,7 +16,9 @@ from drf_project.planning.models import (
     EventSubscription,
 )
 from drf_project.planning.serializers import EventSerializer
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import ListCreateAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 
 def visible_memberships(user_id: str) -> QuerySet[EventCalendar]:
@@ -58,7 +62,7 @@ def readable_events(user_id: str) -> QuerySet[Event]:
     )
 
 
-class EventList(ListAPIView):
+class EventList(ListCreateAPIView):
     serializer_class = EventSerializer
 
     def get_queryset(self) -> QuerySet[Event]:
@@ -70,3 +74,11 @@ class EventList(ListAPIView):
                 to_attr="visible_memberships",
             )
         )
+
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        """POST: the new event, as the list shows it to its creator (201)."""
+        incoming = EventCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        event_id = create_event(request.user.username, dict(incoming.validated_data))
+        event = self.get_queryset().get(pk=event_id)
+        return Response(EventSerializer(event).data, status=201)
