@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -248,11 +247,6 @@ class Database:
         if self.read_pools is not None:
             self.read_pools.close_all()
         self.engine.dispose()
-
-
-@lru_cache
-def get_database() -> Database:
-    return Database(get_settings().database_url)
 
 
 # The global sync token (SPEC §4) is decided in `c42.sync`: what a write takes, what a read

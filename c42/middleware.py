@@ -11,7 +11,13 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from c42 import audit, outage
-from c42.errors import error_body
+from c42.errors import (
+    APIError,
+    InvalidRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_body,
+)
 from c42.logs import get_logger
 from c42.ops import request_ids
 from c42.ops.json_logs import REQUEST_EVENT, access_fields
@@ -68,7 +74,7 @@ class APIMiddleware:
         length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit():
-                return 400, "invalid_request", "Invalid Content-Length."
+                return _answer(InvalidRequest("Invalid Content-Length."))
             if int(length) > self.max_body:
                 return self._too_large()
         if length not in (None, b"0") and not _is_json(headers):
@@ -76,7 +82,7 @@ class APIMiddleware:
         return None
 
     def _too_large(self) -> tuple[int, str, str]:
-        return 413, "payload_too_large", f"Bodies are limited to {self.max_body} bytes."
+        return _answer(PayloadTooLarge(f"Bodies are limited to {self.max_body} bytes."))
 
     async def _read_unsized(
         self, receive: Receive, headers: dict[bytes, bytes]
@@ -121,7 +127,12 @@ def bounded(receive: Receive, limit: int) -> Receive:
     return bounded_receive
 
 
-_UNSUPPORTED = (415, "unsupported_media_type", "The request body must be application/json.")
+def _answer(error: APIError) -> tuple[int, str, str]:
+    """The status, code and message of a typed error (c42.errors: one place for each)."""
+    return error.status_code, error.code, error.message
+
+
+_UNSUPPORTED = _answer(UnsupportedMediaType())
 
 
 def _is_json(headers: dict[bytes, bytes]) -> bool:
@@ -202,9 +213,7 @@ class HeadersAndLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except BodyTooLarge:
-            await send_error(
-                send_wrapper, 413, "payload_too_large", "The request body is too large."
-            )
+            await send_error(send_wrapper, *_answer(PayloadTooLarge()))
         except Exception as exc:
             if status == 0 and outage.is_database_unavailable(exc):
                 # SPEC §7: met outside the routes (whose handler answers it in its format).

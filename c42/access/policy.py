@@ -7,7 +7,7 @@ caller may not see is a 404 (never reveal existence); 403 means "visible, but no
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, NewType
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,11 +17,6 @@ from c42.access import events as event_rules
 from c42.access.permissions import can_read, can_write
 from c42.auth.subject import AuthSubject
 from c42.errors import Forbidden, NotFound
-
-ReadableEventId = NewType("ReadableEventId", str)
-WritableEventId = NewType("WritableEventId", str)
-ReadableCalendarId = NewType("ReadableCalendarId", str)
-WritableCalendarId = NewType("WritableCalendarId", str)
 
 
 class Action(Enum):

@@ -8,7 +8,7 @@ immutable `AuthSubject`. Nothing else reads the header.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from c42.auth import evictions, last_used, secrets
@@ -75,17 +75,6 @@ def unauthorized(kind: CredentialKind | None, code: str, message: str) -> Unauth
     return Unauthorized(message, code=code, headers={"WWW-Authenticate": challenge})
 
 
-# A look-up function per kind: (database, digest) -> cache entry. The Action Token and OAuth
-# look-ups live in their packages (c42.auth.action_tokens, c42.auth.oauth.bearer), which import
-# only c42.auth.cache_entry, not this module.
-Lookup = Callable[[Database, str], CacheEntry]
-_LOOKUPS: dict[CredentialKind, Lookup] = {}
-
-
-def register_lookup(kind: CredentialKind, lookup: Lookup) -> None:
-    _LOOKUPS[kind] = lookup
-
-
 def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:
     with db.read() as connection:
         row = user_tokens.lookup(connection, token_digest)
@@ -106,9 +95,14 @@ def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:
     return CacheEntry(subject, row.expires_at)
 
 
-register_lookup(CredentialKind.USER_TOKEN, _lookup_user_token)
-register_lookup(CredentialKind.ACTION_TOKEN, action_tokens.lookup)
-register_lookup(CredentialKind.OAUTH, bearer.lookup)
+# A look-up function per kind: (database, digest) -> cache entry. The Action Token and OAuth
+# look-ups live in their packages (c42.auth.action_tokens, c42.auth.oauth.bearer), which import
+# only c42.auth.cache_entry, not this module.
+_LOOKUPS: dict[CredentialKind, Callable[[Database, str], CacheEntry]] = {
+    CredentialKind.USER_TOKEN: _lookup_user_token,
+    CredentialKind.ACTION_TOKEN: action_tokens.lookup,
+    CredentialKind.OAUTH: bearer.lookup,
+}
 
 
 class Authenticator:
@@ -192,27 +186,8 @@ def check_origin(subject: AuthSubject, origin: str | None) -> None:
         )
 
 
-def narrowed(subject: AuthSubject, **changes: Any) -> AuthSubject:
-    return replace(subject, **changes)
-
-
 def _consume_use(db: Database, subject: AuthSubject) -> None:
-    _CONSUMERS[subject.kind](db, subject)
-
-
-ConsumeUse = Callable[[Database, AuthSubject], None]
-_CONSUMERS: dict[CredentialKind, ConsumeUse] = {}
-
-
-def register_use_consumer(kind: CredentialKind, consumer: ConsumeUse) -> None:
-    """Action Tokens with `max_uses` count each request atomically through this hook."""
-    _CONSUMERS[kind] = consumer
-
-
-def _consume_action_token_use(db: Database, subject: AuthSubject) -> None:
-    # SPEC §5.2: max_uses is counted atomically in the database, never in the cache.
+    # SPEC §5.2: only Action Tokens have max_uses, counted atomically in the database, never
+    # in the cache.
     if not action_tokens.count_use(db, subject):
         raise unauthorized(CredentialKind.ACTION_TOKEN, "invalid_token", action_tokens.USED_UP)
-
-
-register_use_consumer(CredentialKind.ACTION_TOKEN, _consume_action_token_use)

@@ -13,10 +13,12 @@ from fastapi import Depends
 from c42.auth.scopes import SERVICE_WRITE
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.errors import Forbidden
-from c42.resources.deps import Caller, authenticated
+from c42.resources.deps import authenticated
+
+Reader = Annotated[AuthSubject, Depends(authenticated)]  # any valid credential
 
 
-async def _writer(subject: Caller) -> AuthSubject:
+async def _writer(subject: Reader) -> AuthSubject:
     if not subject.can_write:
         # RFC 6750 §3.1: insufficient_scope, naming the scope that is needed.
         raise Forbidden(
@@ -30,7 +32,7 @@ async def _writer(subject: Caller) -> AuthSubject:
     return subject
 
 
-async def _token_owner(subject: Caller) -> AuthSubject:
+async def _token_owner(subject: Reader) -> AuthSubject:
     """Token management needs the user's own User Token (SPEC §5.2: never an Action Token)."""
     if subject.kind is CredentialKind.ACTION_TOKEN:
         raise Forbidden("Action Tokens cannot manage tokens.", code="endpoint_not_allowed")
@@ -39,6 +41,5 @@ async def _token_owner(subject: Caller) -> AuthSubject:
     return subject
 
 
-Reader = Annotated[AuthSubject, Depends(authenticated)]  # any valid credential
 Writer = Annotated[AuthSubject, Depends(_writer)]
 TokenOwner = Annotated[AuthSubject, Depends(_token_owner)]

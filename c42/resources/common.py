@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -79,7 +79,3 @@ def parse_dt(value: str, name: str) -> datetime:
     if utc is None or not 1 <= utc.year <= 9998:
         raise InvalidRequest(f"{name} is out of range.", fields={name: "out of range"})
     return utc.replace(tzinfo=None)
-
-
-def ids_of(rows: Iterable[Any]) -> list[str]:
-    return [row.id for row in rows]

@@ -103,6 +103,3 @@ async def _caller(request: Request, credential: authn.Credential) -> AuthSubject
         if subject.max_uses is not None:
             await run_in_threadpool(authenticator.consume_use, subject)
     return subject
-
-
-Caller = Annotated[AuthSubject, Depends(authenticated)]
