@@ -46,7 +46,12 @@ def standing(is_active: bool, sandbox_service_id: str | None, closed_at: object)
 
 def may_act(users: FromClause) -> ColumnElement[bool]:
     """The same rule in SQL, for the users table or an alias of it: Standing.MAY_ACT."""
-    return and_(is_open(users), users.c.sandbox_service_id.is_(None))
+    return and_(users.c.is_active.is_(True), is_real(users))
+
+
+def is_real(users: FromClause) -> ColumnElement[bool]:
+    """SQL of `User.is_real`: not a sandbox user (nor a merged one)."""
+    return and_(users.c.sandbox_service_id.is_(None), users.c.closed_at.is_(None))
 
 
 def is_open(users: FromClause) -> ColumnElement[bool]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 
 from c42.auth import last_used, scopes
-from c42.auth.cache_entry import CacheEntry
+from c42.auth.cache_entry import INACTIVE_USER, CacheEntry
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
 from c42.models import OAuthApp, OAuthToken, User, utcnow
+from c42.models.users import Standing, standing
 
 _t = OAuthToken.__table__
 _a = OAuthApp.__table__
@@ -47,13 +48,16 @@ _LOOKUP = (
 def lookup(db: Database, token_digest: str) -> CacheEntry:
     with db.read() as connection:
         row = connection.execute(_LOOKUP, {"digest": token_digest}).first()
-    if row is None or row.access_revoked_at is not None or row.closed_at is not None:
+    if row is None or row.access_revoked_at is not None:
         return CacheEntry(None)  # RFC 6750 §3.1: invalid_token
+    account = standing(row.is_active, row.sandbox_service_id, row.closed_at)
+    if account is Standing.CLOSED:
+        return CacheEntry(None)
     if row.disabled_at is not None:
         return CacheEntry(None, None, "invalid_token", "The app of this token is disabled.")
-    if not row.is_active:
-        return CacheEntry(None, None, "inactive_user", "The user account is not active.")
-    if row.sandbox_service_id is not None and row.sandbox_service_id != row.service_id:
+    if account is Standing.INACTIVE:
+        return INACTIVE_USER
+    if account is Standing.SANDBOX and row.sandbox_service_id != row.service_id:
         return CacheEntry(None)  # SPEC §5.4: a sandbox exists only inside its own service
     now = utcnow()
     if last_used.due(row.last_used, now):

@@ -26,6 +26,7 @@ from c42.auth.oauth.client_auth import ANY_METHOD, SECRET_METHODS
 from c42.auth.oauth.models import AuthorizationCode, Client, Token
 from c42.auth.oauth.redirect_uris import NOT_REGISTERED
 from c42.models import OAuthAuthorizationCode, User, utcnow
+from c42.models.users import OPEN
 
 if TYPE_CHECKING:
     from c42.auth.oauth.server import OAuthServer
@@ -113,9 +114,7 @@ def _check_service_param(request: Any) -> None:
 
 def _usable_user(server: OAuthServer, user_id: str) -> User | None:
     user = server.session.get(User, user_id)
-    if user is None or not user.is_active or user.closed_at is not None:
-        return None
-    return user
+    return user if user is not None and user.standing in OPEN else None  # sandboxes too
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib is untyped

@@ -72,12 +72,7 @@ def answer(db: Database, token: str) -> Answer:
         ):
             return refusal(401, "invalid_token", "The access token is not valid.")
         user = session.get(User, token_row.user_id)
-        if (
-            user is None
-            or not user.is_active
-            or user.closed_at is not None
-            or user.sandbox_service_id is not None
-        ):
+        if user is None or not user.may_act:
             return refusal(401, "invalid_token", "The access token is not valid.")
         if scopes.OPENID not in scopes.parse(token_row.scope):
             return refusal(403, "insufficient_scope", "The access token lacks the openid scope.")

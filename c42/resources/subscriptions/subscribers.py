@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from c42.emails import InvalidEmail, normalise_email
 from c42.errors import InvalidRequest
 from c42.models import User
+from c42.models.users import is_real
 from c42.resources.subscriptions.schemas import Subscriber
 
 
@@ -16,11 +17,7 @@ def resolve(session: Session, subscriber: Subscriber) -> str:
     inactive and unverified until its owner registers, so the invitation waits for them."""
     if subscriber.user_id is not None:
         user_id = session.scalar(
-            select(User.id).where(
-                User.id == subscriber.user_id,
-                User.sandbox_service_id.is_(None),
-                User.closed_at.is_(None),
-            )
+            select(User.id).where(User.id == subscriber.user_id, is_real(User.__table__))
         )
         if user_id is None:
             raise InvalidRequest("No such user.", fields={"subscriber.user_id": "unknown"})

@@ -38,7 +38,7 @@ async def staff_user(request: Request) -> User:
             return session.get(User, user_id)
 
     user = await run_in_threadpool(load)
-    if user is None or not user.is_staff or not user.is_active or user.closed_at is not None:
+    if user is None or not user.is_staff or not user.may_act:
         raise HTTPException(404)  # SPEC §8: the console does not exist for them
     return user
 
