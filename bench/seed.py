@@ -113,7 +113,7 @@ def load_manifest(target: Target) -> Seeded | None:
         return None
     finally:
         db.dispose()
-    if revision != seeded.revision or users != seeded.users:
+    if revision != seeded.revision or users != seeded.users + len(seeded.writers):
         return None
     return seeded
 
