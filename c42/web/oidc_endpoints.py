@@ -4,6 +4,7 @@ logout. The protocol decisions are in `c42.auth.oidc`; this module reads HTTP an
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter
@@ -17,7 +18,7 @@ from c42.models import User
 from c42.web import oauth_adapter as adapter
 from c42.web.csrf import require_csrf
 from c42.web.session import current_login_async, log_out
-from c42.web.templating import redirect, render, render_error_page
+from c42.web.templating import SELF, redirect, render, render_error_page
 
 router = APIRouter(include_in_schema=False)
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -142,5 +143,12 @@ async def _logout(request: Request, data: dict[str, Any], *, confirmed: bool) ->
         "app_name": asked.app_name,
         "params": asked.params,
     }
-    # The form's answer redirects to the app: the page's CSP must allow that.
-    return render(request, "oidc_logout.html", context, form_action=None)
+    # The form's answer may redirect to the app: the page's CSP form-action must allow it.
+    form_action: tuple[str, ...] = (SELF,)
+    if asked.redirect:
+        parts = urlsplit(asked.redirect)
+        form_action = (
+            SELF,
+            f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:",
+        )
+    return render(request, "oidc_logout.html", context, form_action=form_action)

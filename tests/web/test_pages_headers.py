@@ -32,6 +32,11 @@ NOT_PAGES = {
     "/health/ready": "JSON",
     "/metrics": "Prometheus text format (tests/ops/test_metrics.py)",
     "/.well-known/oauth-authorization-server": "JSON (RFC 8414)",
+    "/.well-known/openid-configuration": "JSON (OpenID Connect Discovery)",
+    "/oauth2/jwks/": "JSON (RFC 7517 JWK Set)",
+    "/oauth2/jwks": "JSON (RFC 7517 JWK Set)",
+    "/oauth2/userinfo/": "JSON (OIDC Core §5.3 UserInfo; a 401 without a token)",
+    "/oauth2/userinfo": "JSON (OIDC Core §5.3 UserInfo; a 401 without a token)",
     "/docs/oauth2-redirect": "FastAPI's Swagger UI OAuth redirect helper of /api/docs",
 }
 SELF_ONLY = "form-action 'self'"
@@ -106,6 +111,14 @@ PAGE_VISITS: dict[str, list[Visit]] = {
     "/oauth2/authorize": [
         Visit("/oauth2/authorize?client_id=unknown&response_type=code", logged_in=True, status=400)
     ],
+    # OpenID Connect RP-initiated logout: the confirmation page (its form ends on our login
+    # page, or at the app's registered post-logout URI: tests/oidc/test_endpoints.py).
+    "/oauth2/logout/": [
+        Visit("/oauth2/logout/?client_id={client_id}", logged_in=True),
+        Visit("/oauth2/logout/", status=303),  # no session: nothing to confirm
+        Visit("/oauth2/logout/?post_logout_redirect_uri={redirect_uri}", status=400),
+    ],
+    "/oauth2/logout": [Visit("/oauth2/logout", logged_in=True)],
 }
 
 
