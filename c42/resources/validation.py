@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
@@ -12,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StrictBool,
     StrictInt,
     StringConstraints,
@@ -72,10 +74,16 @@ def _timezone(value: str) -> str:
     return value
 
 
-def Text(max_length: int) -> Any:
-    return Annotated[
-        str, StringConstraints(strict=True, max_length=max_length), AfterValidator(_accepted)
-    ]
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Accepted text (c42.text) of at most `max_length` characters, as the metadata of a type
+    that type checkers read: `Annotated[str, Text(500)]`."""
+
+    max_length: int
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        constraints = StringConstraints(strict=True, max_length=self.max_length)
+        return handler.generate_schema(Annotated[str, constraints, AfterValidator(_accepted)])
 
 
 Name = Annotated[
@@ -83,8 +91,8 @@ Name = Annotated[
     StringConstraints(strict=True, min_length=1, max_length=MAX_NAME_LENGTH),
     AfterValidator(_accepted),
 ]
-Url = Text(2000)
-Color = Text(32)
+Url = Annotated[str, Text(2000)]
+Color = Annotated[str, Text(32)]
 DateText = Annotated[str, StringConstraints(strict=True, max_length=64)]
 Timezone = Annotated[str, StringConstraints(strict=True, max_length=64), AfterValidator(_timezone)]
 Id = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{32}$")]

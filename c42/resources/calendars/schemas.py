@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from c42.resources.validation import Body, Color, Name, Text, Url
 
@@ -11,9 +11,9 @@ CalendarType = Literal["private", "webdav", "ics", "google"]
 
 class CalendarFields(Body):
     name: Name | None = None
-    description: Text(20_000) | None = None  # type: ignore[valid-type]
-    category: Text(100) | None = None  # type: ignore[valid-type]
-    color: Color | None = None  # type: ignore[valid-type]
-    icon: Url | None = None  # type: ignore[valid-type]
-    logo: Url | None = None  # type: ignore[valid-type]
+    description: Annotated[str, Text(20_000)] | None = None
+    category: Annotated[str, Text(100)] | None = None
+    color: Color | None = None
+    icon: Url | None = None
+    logo: Url | None = None
     calendar_type: CalendarType | None = None

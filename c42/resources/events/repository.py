@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, exists, func, or_, select, true
 
 from c42 import sync
 from c42.access import events as rules
+from c42.access.permissions import reads
 from c42.access.readable import readable_events as readable
 from c42.auth.subject import AuthSubject
 from c42.compiled import Program, Step
@@ -119,7 +120,7 @@ def _in_visible_calendar(user: Any, which: Any, event_id: Any) -> Any:
         which,
         cs.c.calendar_id == ec.c.calendar_id,
         cs.c.user_id == user,
-        cs.c.permission > 0,
+        reads(cs.c.permission),
         cals.c.id == ec.c.calendar_id,
         cals.c.deleted_at.is_(None),
     )
@@ -253,7 +254,7 @@ def _visible_calendar_ids() -> Any:
         .select_from(ec)
         .join(cs, and_(cs.c.calendar_id == ec.c.calendar_id, cs.c.user_id == bindparam("user_id")))
         .join(cals, cals.c.id == ec.c.calendar_id)
-        .where(ec.c.event_id == events.c.id, cs.c.permission > 0, cals.c.deleted_at.is_(None))
+        .where(ec.c.event_id == events.c.id, reads(cs.c.permission), cals.c.deleted_at.is_(None))
         .scalar_subquery()
         .label("calendar_ids")
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -30,18 +30,18 @@ class EventFields(Body):
     """Every writable field; PUT and POST require `event_type`, PATCH requires nothing."""
 
     event_type: EventType | None = None
-    title: Text(500) | None = None  # type: ignore[valid-type]
-    description: Text(20_000) | None = None  # type: ignore[valid-type]
+    title: Annotated[str, Text(500)] | None = None
+    description: Annotated[str, Text(20_000)] | None = None
     start: DateText | None = None
     end: DateText | None = None
     start_timezone: Timezone | None = None
     end_timezone: Timezone | None = None
     all_day: Bool | None = None
     due: DateText | None = None
-    color: Color | None = None  # type: ignore[valid-type]
-    icon: Url | None = None  # type: ignore[valid-type]
-    logo: Url | None = None  # type: ignore[valid-type]
-    source_url: Url | None = None  # type: ignore[valid-type]
+    color: Color | None = None
+    icon: Url | None = None
+    logo: Url | None = None
+    source_url: Url | None = None
     is_suggestion: Bool | None = None
     start_location: JsonObject | None = None
     end_location: JsonObject | None = None

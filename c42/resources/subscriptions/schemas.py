@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import model_validator
 
@@ -18,7 +18,7 @@ RSVP_STATUSES = frozenset(get_args(RsvpStatus))  # for the list filter
 
 class Subscriber(Body):
     user_id: Id | None = None
-    email: Text(320) | None = None  # type: ignore[valid-type]
+    email: Annotated[str, Text(320)] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Subscriber:
@@ -32,13 +32,13 @@ class EventInvitation(Body):
     subscriber: Subscriber
     permission: Invitable = "invited_read"
     is_invitation: Bool = True
-    message: Text(5000) = ""  # type: ignore[valid-type]
+    message: Annotated[str, Text(5000)] = ""
 
 
 class EventSubscriptionChange(Body):
     rsvp_status: RsvpStatus | None = None
     permission: AnyPermission | None = None
-    message: Text(5000) | None = None  # type: ignore[valid-type]
+    message: Annotated[str, Text(5000)] | None = None
 
 
 class CalendarShare(Body):

@@ -6,7 +6,7 @@ The secret is shown once, in the creation response; afterwards only metadata.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import Field
@@ -34,9 +34,11 @@ class GrantSpec(Body):
     """One endpoint: `{"method": "PATCH", "route": "/api/v2/event-subscriptions/{id}/",
     "params": {"id": "<32 hex>"}}`; `params` pins path parameters to one object."""
 
-    method: Text(16)  # type: ignore[valid-type]
-    route: Text(300)  # type: ignore[valid-type]
-    params: dict[Text(64), Text(64)] = Field(default_factory=dict, max_length=8)  # type: ignore[valid-type]
+    method: Annotated[str, Text(16)]
+    route: Annotated[str, Text(300)]
+    params: dict[Annotated[str, Text(64)], Annotated[str, Text(64)]] = Field(
+        default_factory=dict, max_length=8
+    )
 
 
 class ActionTokenRequest(Body):
@@ -50,7 +52,7 @@ class ActionTokenRequest(Body):
     max_uses: int | None = Field(
         default=None, ge=ACTION_TOKEN_MAX_USES.low, le=ACTION_TOKEN_MAX_USES.high
     )
-    name: Text(200) = ""  # type: ignore[valid-type]
+    name: Annotated[str, Text(200)] = ""
 
 
 def serialize(row: ActionToken) -> dict[str, Any]:

@@ -29,9 +29,9 @@ SERVER_TOKEN_WARNING = (
 
 
 class TokenRequest(Body):
-    email: Text(320)  # type: ignore[valid-type]
-    password: Text(1000)  # type: ignore[valid-type]
-    name: Text(200) = ""  # type: ignore[valid-type]
+    email: Annotated[str, Text(320)]
+    password: Annotated[str, Text(1000)]
+    name: Annotated[str, Text(200)] = ""
     expires_in: int | None = Field(
         default=None, ge=USER_TOKEN_EXPIRES_IN.low, le=USER_TOKEN_EXPIRES_IN.high
     )
