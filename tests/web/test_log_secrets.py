@@ -40,7 +40,9 @@ from tests.web.helpers import (
 NEW_PASSWORD = "a new password for the log test"
 # Route parameters known to carry no secret; any other name must be named like a secret
 # (c42.redaction.SECRET_WORDS), so that the access log redacts it.
-KNOWN_NOT_SECRET = frozenset({"id", "app_id"})
+KNOWN_NOT_SECRET = frozenset(
+    {"id", "app_id", "client_id", "user_id", "service_id", "item_id", "kind", "action"}
+)  # ids and the admin console's action names: public, never a secret
 _ROUTE_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
 _REQUEST = re.compile(r'"[A-Z]+ (\S+)" \d{3} ')
 # What must never reach a log line raw: controls (C0, DEL, C1) and the Unicode line separators.

@@ -114,30 +114,28 @@ async def user_action(request: Request, user_id: str, action: str) -> Response:
     return redirect(f"{user_path(user_id)}?notice={notice.get(action, 'revoked-all')}", 303)
 
 
-@router.post("/admin/users/{user_id}/{kind}/{credential_id}/revoke/")
-async def revoke_credential(
-    request: Request, user_id: str, kind: str, credential_id: str
-) -> Response:
+@router.post("/admin/users/{user_id}/{kind}/{item_id}/revoke/")  # an id: never a secret
+async def revoke_credential(request: Request, user_id: str, kind: str, item_id: str) -> Response:
     """Revoke one User Token, Action Token or an app's grant (the tokens, codes and consent)."""
     staff = await staff_user(request)
     if kind not in ("user-tokens", "action-tokens", "grants"):
         raise HTTPException(404)
     await require_csrf(request)
-    if not is_accepted(credential_id):
+    if not is_accepted(item_id):
         raise HTTPException(404)
 
     def work(session: Session) -> list[str]:
         user = _user_or_404(session, user_id)
         if kind == "user-tokens":
-            return [credentials.revoke_user_token(session, credential_id)]
+            return [credentials.revoke_user_token(session, item_id)]
         if kind == "action-tokens":
-            return [credentials.revoke_action_token(session, credential_id)]
-        digests = consents.disconnect(session, credential_id, user.id)
+            return [credentials.revoke_action_token(session, item_id)]
+        digests = consents.disconnect(session, item_id, user.id)
         audit.record(
             session,
             audit.Types.CREDENTIAL_REVOKED,
             user_id=user.id,
-            client_id=audit.client_of(session, credential_id),
+            client_id=audit.client_of(session, item_id),
             kind="oauth",
             revoked_tokens=len(digests),
         )
