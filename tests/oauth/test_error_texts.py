@@ -119,7 +119,7 @@ def test_error_page_uses_our_words(browser: Browser) -> None:
     page = browser.authorize({"response_type": "token"})
     assert page.status_code == 400
     text = re.sub(r"<[^>]+>", " ", page.text)
-    assert "response_type must be code" in text
+    assert "response_type=code is supported" in text
     assert "None" not in text and "is not supported by the server" not in text
 
 

@@ -147,22 +147,8 @@ def text_for(error: str, description: str | None) -> str | None:
 
 
 def ours(error: OAuth2Error) -> OAuth2Error:
-    """`error` with our description. Two Authlib errors write their own description from the
-    request (`response_type=None is not supported`): those become a plain OAuth2Error with
-    the same code, status, state and redirect, and our text."""
-    own_text = type(error).get_error_description is not OAuth2Error.get_error_description
-    text = text_for(error.error, None if own_text else error.description)
-    if text is None:
-        return error
-    if not own_text:
+    """`error` with our description (the body, the redirect and WWW-Authenticate read it)."""
+    text = text_for(error.error, error.description)
+    if text is not None:
         error.description = text
-        return error
-    return OAuth2Error(
-        description=text,
-        uri=error.uri,
-        status_code=error.status_code,
-        state=error.state,
-        redirect_uri=error.redirect_uri,
-        redirect_fragment=error.redirect_fragment,
-        error=error.error,
-    )
+    return error
