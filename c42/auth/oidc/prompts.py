@@ -27,6 +27,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from sqlalchemy.orm import Session
 
+from c42.auth import secrets
 from c42.auth.oidc import id_tokens, keys
 
 MARKER = "c42_login_after"
@@ -119,7 +120,7 @@ def _unmark(server_key: str, value: Any, now: float | None = None) -> int | None
     moment, _, signature = value.partition(".")
     if not (moment.isascii() and moment.isdigit()):
         return None
-    if not hmac.compare_digest(signature, _signature(server_key, int(moment))):
+    if not secrets.same(_signature(server_key, int(moment)), signature):  # constant time
         return None
     now = time.time() if now is None else now
     if not 0 <= now - int(moment) / 1000 <= MARKER_LIFETIME:
