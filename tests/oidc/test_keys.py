@@ -141,6 +141,8 @@ def test_a_rotation_by_another_process_is_used_within_the_cache_time(
     monkeypatch.setattr(keys.time, "monotonic", lambda: clock + keys.CACHE_SECONDS + 1)
     with db.session() as session:
         assert keys.ring(session, server_key).signing()[0] == rotated
+    monkeypatch.undo()
+    keys.forget()  # no ring stamped with the fake clock is left for the tests after this one
 
 
 def _c42(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
