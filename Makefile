@@ -56,6 +56,7 @@ test-postgres: $(STAMP_DEV) browser-deps nginx-deps node-deps
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check c42 tests bench
 	$(BIN)/ruff format --check c42 tests bench
+	$(BIN)/mypy --strict c42
 
 bench: $(STAMP_DEV)
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)

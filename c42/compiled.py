@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import Executable, Select
+from sqlalchemy.sql import ClauseElement, Select
+from sqlalchemy.sql.compiler import SQLCompiler
 
 _MAX_STATEMENTS = 1024
 R = TypeVar("R", bound=NamedTuple)
@@ -59,8 +60,9 @@ class CompiledStatement:
         "sql",
     )
 
-    def __init__(self, statement: Executable, dialect: Dialect, decode: bool = True) -> None:
+    def __init__(self, statement: ClauseElement, dialect: Dialect, decode: bool = True) -> None:
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)  # a statement, not DDL: it has binds
         self.sql: str = compiled.string
         self.positional = compiled.positional
         self.names: tuple[str, ...] = tuple(compiled.positiontup or compiled.binds)
@@ -151,7 +153,7 @@ _compiled: OrderedDict[tuple[str, Hashable], CompiledStatement] = OrderedDict()
 
 
 def statement(
-    runner: Runner, key: Hashable, build: Callable[[], Executable], *, decode: bool = True
+    runner: Runner, key: Hashable, build: Callable[[], ClauseElement], *, decode: bool = True
 ) -> CompiledStatement:
     """The statement `key` (built by `build`, the same statement for the same key) compiled
     for the runner's dialect, on first use; a bounded cache (shapes of queries are many)."""
@@ -170,7 +172,7 @@ class Step:
     """One statement of a program: `statement(runner, key, build, decode=...)` with `params`."""
 
     key: Hashable
-    build: Callable[[], Executable]
+    build: Callable[[], ClauseElement]
     params: Mapping[str, Any]
     decode: bool = True
 

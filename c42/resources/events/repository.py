@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, true
+from sqlalchemy import BindParameter, and_, bindparam, exists, func, or_, select, true
 
 from c42 import sync
 from c42.access import events as rules
@@ -142,13 +142,13 @@ def _source(shape: Shape) -> _Source:
     A list reads the caller's rows of `readable_events` (the read rule kept as rows, see
     `c42.access.readable`): one index range, sort keys included. A sync evaluates the rule
     itself, which also reports the events the caller lost access to (SPEC §4)."""
-    user = bindparam("user_id")
+    user: BindParameter[str] = bindparam("user_id")
     ids = _binds("ids", shape.n_ids) if shape.n_ids >= 0 else None
     if shape.syncing:
         access = rules.permission_subquery(user, ids, lost=True)
         # Changed after the token: the event itself or the caller's relation to it. Deleted
         # events and relations turned `removed` stay listed, shown as id + permission.
-        since = bindparam("sync_token")
+        since: BindParameter[int] = bindparam("sync_token")
         changed = (events.c.sync_token > since, subs.c.sync_token > since)
         statement = (
             select()
