@@ -248,4 +248,4 @@ def install(app: FastAPI, issuer: str) -> None:
             app.openapi_schema = build(app, issuer)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI: replace the method
