@@ -265,6 +265,16 @@ def test_oidcc_unknown_parameters(rp: RelyingParty, browser: Browser, web_app: A
     sign_in(rp, browser, web_app.redirect_uri, **extra)
 
 
+def test_oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported(
+    rp: RelyingParty, browser: Browser, web_app: App
+) -> None:
+    unsigned = "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."  # {"scope": "openid"}
+    started, answer = authorization(rp, browser, web_app.redirect_uri, request=unsigned)
+    assert answer.status_code == 302, answer.text
+    query = query_of(answer.headers["location"])
+    assert query["error"] == "request_not_supported" and query["state"] == started["state"]
+
+
 @pytest.mark.parametrize("display", ["page", "popup"])
 def test_oidcc_display(rp: RelyingParty, browser: Browser, web_app: App, display: str) -> None:
     sign_in(rp, browser, web_app.redirect_uri, display=display)

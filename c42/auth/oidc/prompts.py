@@ -12,7 +12,7 @@
 - `prompt=consent`: the consent page even when consent is remembered.
 - `login_hint`: fills in the e-mail on the login page.
 - `display`, `ui_locales`, `claims_locales`, `acr_values` and unknown parameters are accepted
-  and ignored.
+  and ignored; a request object (`request`) is refused with `request_not_supported`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oidc.core.errors import RequestNotSupportedError
 from sqlalchemy.orm import Session
 
 from c42.auth import secrets
@@ -54,6 +55,12 @@ class Asked:
 
 def read(data: Any, redirect_uri: str, session: Session, issuer: str, server_key: str) -> Asked:
     """The request's OIDC parameters; InvalidRequestError (redirected) for bad values."""
+    if data.get("request") is not None:
+        # OIDC Core §6.1: request objects are not offered (discovery says so).
+        raise RequestNotSupportedError(
+            "Request objects ('request') are not supported: send the parameters themselves.",
+            redirect_uri=redirect_uri,
+        )
     prompt = str(data.get("prompt") or "").split()
     if "none" in prompt and len(prompt) > 1:
         # OIDC Core §3.1.2.1: `none` with any other value is an error.
