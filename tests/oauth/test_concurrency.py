@@ -18,7 +18,7 @@ from c42.db import Database
 from c42.models import OAuthAuthorizationCode, OAuthToken
 from c42.settings import Settings
 from tests.conftest import LiveServer
-from tests.oauth.helpers import App, Browser, exchange, refresh
+from tests.oauth.helpers import App, Browser, bearer, exchange, refresh
 
 PARALLEL = 50
 
@@ -96,7 +96,7 @@ def test_parallel_refreshes_within_the_grace(
     assert len(pairs) == 1  # every caller holds the one successor
     [(access_token, refresh_token)] = pairs
     assert _family(db, first["refresh_token"]) == (2, 1)  # the first pair and its successor
-    api = client.get("/api/v2/calendars/", headers={"Authorization": f"Bearer {access_token}"})
+    api = client.get("/api/v2/calendars/", headers=bearer(access_token))
     assert api.status_code == 200
     assert refresh(client, web_app, refresh_token).status_code == 200
 

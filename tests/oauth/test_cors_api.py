@@ -17,7 +17,7 @@ from c42.errors import InvalidRequest
 from c42.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import Factory, Person
-from tests.oauth.helpers import App, Browser, exchange, make_app, pkce
+from tests.oauth.helpers import App, Browser, access_token, bearer, exchange, make_app
 
 ALL_API_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
@@ -35,14 +35,6 @@ def _js_app(db: Database, settings: Settings, service_id: str, origin: str) -> A
         redirect_uris=[f"{origin}/callback"],
         cors_origins=[origin],
     )
-
-
-def _access_token(browser: Browser, client: httpx.Client, app: App, scope: str) -> str:
-    verifier, challenge = pkce()
-    code = browser.code(app, scope=scope, challenge=challenge)
-    answer = exchange(client, app, code, verifier)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["access_token"])
 
 
 def _preflight(client: httpx.Client, path: str, origin: str, method: str = "GET") -> httpx.Response:
@@ -136,9 +128,9 @@ def test_actual_responses_readable_by_the_apps_origin(
 ) -> None:
     registered = _origin()
     app = _js_app(db, settings, service_id, registered)
-    token = _access_token(browser, client, app, "service.read service.write")
+    token = access_token(client, browser, app, "service.read service.write")
     _eventually_allowed(client, registered)
-    headers = {"Origin": registered, "Authorization": f"Bearer {token}"}
+    headers = {"Origin": registered, **bearer(token)}
 
     listed = client.get("/api/v2/events/", headers=headers)
     assert listed.status_code == 200, listed.text
@@ -221,7 +213,7 @@ def test_a_token_works_only_from_its_own_apps_origins(
     mine, theirs = _origin(), _origin()
     app = _js_app(db, settings, service_id, mine)
     _js_app(db, settings, service_id, theirs)
-    token = {"Authorization": f"Bearer {_access_token(browser, client, app, 'service.read')}"}
+    token = bearer(access_token(client, browser, app, "service.read"))
     assert client.get("/api/v2/events/", headers=token).status_code == 200  # a server
     assert client.get("/api/v2/events/", headers={"Origin": mine, **token}).status_code == 200
     other = client.get("/api/v2/events/", headers={"Origin": theirs, **token})
@@ -230,7 +222,7 @@ def test_a_token_works_only_from_its_own_apps_origins(
     # A confidential app registers no origin: its tokens never work from a web page.
     code = browser.code(web_app)
     answer = exchange(client, web_app, code)
-    confidential = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    confidential = bearer(answer.json())
     assert client.get("/api/v2/events/", headers=confidential).status_code == 200
     refused = client.get("/api/v2/events/", headers={"Origin": mine, **confidential})
     assert refused.status_code == 401

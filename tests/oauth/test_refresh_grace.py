@@ -20,7 +20,7 @@ from c42.db import Database
 from c42.models import AuditEvent, OAuthToken, utcnow
 from c42.settings import Settings
 from tests.conftest import LiveServer
-from tests.oauth.helpers import App, Browser, exchange, make_app, pkce, refresh
+from tests.oauth.helpers import App, Browser, bearer, exchange, make_app, pkce, refresh
 
 SAME_PAIR = ("token_type", "access_token", "refresh_token", "scope")
 
@@ -33,7 +33,7 @@ def _tokens(client: httpx.Client, browser: Browser, app: App, scope: str | None 
 
 
 def _api(client: httpx.Client, access_token: str) -> int:
-    headers = {"Authorization": f"Bearer {access_token}"}
+    headers = bearer(access_token)
     return client.get("/api/v2/calendars/", headers=headers).status_code
 
 

@@ -17,14 +17,23 @@ from c42.auth import secrets
 from c42.db import Database
 from c42.models import AuditEvent, OAuthToken
 from c42.settings import Settings
-from tests.oauth.helpers import App, Browser, exchange, make_app, pkce, refresh, token_request
+from tests.oauth.helpers import (
+    App,
+    Browser,
+    bearer,
+    exchange,
+    make_app,
+    pkce,
+    refresh,
+    token_request,
+)
 
 TOKEN = "/oauth2/token/"
 Replay = Callable[[httpx.Client, App, App, dict[str, str]], httpx.Response]
 
 
 def _api(client: httpx.Client, access_token: str) -> int:
-    headers = {"Authorization": f"Bearer {access_token}"}
+    headers = bearer(access_token)
     return client.get("/api/v2/calendars/", headers=headers).status_code
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from c42.db import Database
 from c42.settings import Settings
-from tests.oauth.helpers import App, Browser, exchange, make_app
+from tests.oauth.helpers import App, Browser, bearer, exchange, make_app
 
 TOKEN, REVOKE, INTROSPECT = "/oauth2/token/", "/oauth2/revoke/", "/oauth2/introspect/"
 ENDPOINTS = [TOKEN, REVOKE, INTROSPECT]
@@ -61,7 +61,7 @@ def _assert_error(answer: httpx.Response, error: str, status: int) -> None:
 
 
 def _api(client: httpx.Client, access_token: str) -> int:
-    headers = {"Authorization": f"Bearer {access_token}"}
+    headers = bearer(access_token)
     return client.get("/api/v2/calendars/", headers=headers).status_code
 
 

@@ -17,7 +17,7 @@ from c42.db import Database
 from c42.models import AuditEvent, OAuthToken, User, utcnow
 from c42.settings import Settings
 from tests.factories import Factory
-from tests.oauth.helpers import App, Browser, exchange, make_app, pkce, refresh
+from tests.oauth.helpers import App, Browser, bearer, exchange, make_app, pkce, refresh
 
 
 def _tokens(client: httpx.Client, browser: Browser, app: App, scope: str | None = None) -> Any:
@@ -29,9 +29,7 @@ def _tokens(client: httpx.Client, browser: Browser, app: App, scope: str | None 
 
 
 def _api(client: httpx.Client, access_token: str) -> int:
-    return client.get(
-        "/api/v2/calendars/", headers={"Authorization": f"Bearer {access_token}"}
-    ).status_code
+    return client.get("/api/v2/calendars/", headers=bearer(access_token)).status_code
 
 
 def test_refresh_rotates(browser: Browser, web_app: App, client: httpx.Client) -> None:

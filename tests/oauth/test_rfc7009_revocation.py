@@ -9,7 +9,7 @@ import pytest
 
 from c42.db import Database
 from c42.settings import Settings
-from tests.oauth.helpers import App, Browser, exchange, make_app, pkce, refresh
+from tests.oauth.helpers import App, Browser, bearer, exchange, make_app, pkce, refresh
 
 REVOKE = "/oauth2/revoke/"
 
@@ -22,9 +22,7 @@ def _tokens(client: httpx.Client, browser: Browser, app: App) -> Any:
 
 
 def _api(client: httpx.Client, access_token: str) -> int:
-    return client.get(
-        "/api/v2/calendars/", headers={"Authorization": f"Bearer {access_token}"}
-    ).status_code
+    return client.get("/api/v2/calendars/", headers=bearer(access_token)).status_code
 
 
 def _revoke(client: httpx.Client, app: App, **form: str) -> httpx.Response:
