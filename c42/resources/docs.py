@@ -34,6 +34,8 @@ _PAGE = """<!doctype html>
 <link rel="icon" href="/api/docs/static/favicon.png">
 </head>
 <body>
+<noscript><p>The interactive docs need JavaScript. The document:
+<a href="/api/openapi.json">/api/openapi.json</a>.</p></noscript>
 <div id="swagger-ui"></div>
 <script src="/api/docs/static/swagger-ui-bundle.js"></script>
 <script src="/api/docs/start.js"></script>
