@@ -74,7 +74,8 @@ def _sqlite(element: watermark, compiler: Any, **kw: Any) -> str:
 
 @compiles(watermark, "postgresql")
 def _postgresql(element: watermark, compiler: Any, **kw: Any) -> str:
-    return "c42_sync_watermark()"
+    # A sub-select: evaluated once per statement (an InitPlan), not once per row of a page.
+    return "(SELECT c42_sync_watermark())"
 
 
 @compiles(watermark)
