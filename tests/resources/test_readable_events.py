@@ -134,7 +134,8 @@ def test_two_refreshes_in_flight_see_each_others_change(
     """The race itself, forced: transaction A shares a calendar and refreshes, and before A
     commits, transaction B puts an event into that calendar and refreshes. B's refresh must
     wait for A's commit and then see A's share (PostgreSQL: the calendar's row lock, see
-    c42.access.readable; SQLite: B cannot even begin writing before A commits). Else the new reader would miss the event."""
+    c42.access.readable; SQLite: B cannot even begin writing before A commits). Else the new
+    reader would miss the event."""
     owner, reader = factory.user(prefix="owner"), factory.user(prefix="reader")
     with _client(server) as http:
         cal = calendar(http, owner)
