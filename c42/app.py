@@ -121,15 +121,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         names = ", ".join(sorted(fields))
         return errors.render(errors.InvalidRequest(f"Invalid input: {names}.", fields=fields))
 
-    @app.exception_handler(StarletteHTTPException)
     allowed = AllowedMethods(app.router.routes)
 
+    @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and (page := not_found_page(request)) is not None:
             return page  # SPEC §8: a browser gets a page
         codes = {404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "error")
         headers: dict[str, Any] = dict(exc.headers or {})
-        return errors.error_response(exc.status_code, code, str(exc.detail), headers)
         if exc.status_code == 405:  # RFC 9110 §15.5.6: every method of the path
             headers["Allow"] = ", ".join(allowed.of(request.scope["path"]))
+        return errors.error_response(exc.status_code, code, str(exc.detail), headers)
