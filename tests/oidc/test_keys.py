@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -157,18 +158,23 @@ def _c42(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _c42_json(settings: Settings, *args: str) -> Any:
+    done = _c42(settings, *args)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return json.loads(done.stdout)
+
+
 def test_cli_keys_list_rotate_retire(server: LiveServer, settings: Settings) -> None:
-    upcoming = json.loads(_c42(settings, "keys", "rotate", "--json").stdout)
+    _jwks(server)  # a key signs already (the first is made on first use)
+    upcoming = _c42_json(settings, "keys", "rotate", "--json")
     assert upcoming["alg"] == "RS256" and upcoming["status"] == "next"
     keys.forget()
     assert upcoming["kid"] in {jwk["kid"] for jwk in _jwks(server).json()["keys"]}
-    done = _c42(settings, "keys", "rotate", "--alg", "ES256", "--now", "--json")
-    assert done.returncode == 0, done.stderr
-    made = json.loads(done.stdout)
+    made = _c42_json(settings, "keys", "rotate", "--alg", "ES256", "--now", "--json")
     assert made["alg"] == "ES256" and made["status"] == "signing"
     keys.forget()  # this process's cache (the server's): a restart, or CACHE_SECONDS later
     assert made["kid"] in {jwk["kid"] for jwk in _jwks(server).json()["keys"]}
-    listed = json.loads(_c42(settings, "keys", "list", "--json").stdout)
+    listed = _c42_json(settings, "keys", "list", "--json")
     statuses = {row["kid"]: row["status"] for row in listed}
     assert statuses[made["kid"]] == "signing" and statuses[upcoming["kid"]] == "next"
     previous = next(kid for kid, status in statuses.items() if status == "published")
