@@ -20,7 +20,7 @@ from c42.auth.subject import AuthSubject, CredentialKind
 from c42.auth.token_cache import TTLCache
 from c42.auth.user_tokens import repository as user_tokens
 from c42.db import Database
-from c42.errors import Forbidden, InvalidRequest, Unauthorized
+from c42.errors import APIError, Forbidden, InvalidRequest, Unauthorized
 from c42.models import UserToken, utcnow
 from c42.models.users import standing
 
@@ -73,6 +73,15 @@ def unauthorized(kind: CredentialKind | None, code: str, message: str) -> Unauth
     else:
         challenge = CHALLENGE
     return Unauthorized(message, code=code, headers={"WWW-Authenticate": challenge})
+
+
+def with_resource_metadata(error: APIError, url: str) -> APIError:
+    """RFC 9728 §5.1: the API's 401 names its protected resource metadata in the Bearer
+    challenge (always the last challenge of the header, so the parameter is Bearer's)."""
+    challenge = error.headers.get("WWW-Authenticate", "")
+    if error.status_code == 401 and "Bearer " in challenge:
+        error.headers["WWW-Authenticate"] = f'{challenge}, resource_metadata="{url}"'
+    return error
 
 
 def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:

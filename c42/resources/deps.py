@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from c42 import cors
 from c42.auth import authenticate as authn
+from c42.auth.oauth import metadata
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
 from c42.errors import APIError, Unauthorized
@@ -57,7 +58,16 @@ SessionDep = Annotated[Session, Depends(_session, scope="function")]
 
 async def authenticated(request: Request) -> AuthSubject:
     """Any valid credential, Action Tokens checked against their grants for this route. Each
-    outcome is counted by credential kind and reason (SPEC §7 metrics)."""
+    outcome is counted by credential kind and reason (SPEC §7 metrics). A 401 names the API's
+    protected resource metadata (RFC 9728 §5.1)."""
+    try:
+        return await _authenticated(request)
+    except APIError as exc:
+        url = metadata.protected_resource_url(request.app.state.settings.issuer)
+        raise authn.with_resource_metadata(exc, url) from None
+
+
+async def _authenticated(request: Request) -> AuthSubject:
     settings = request.app.state.settings
     query_token = None
     if settings.allow_query_access_token and request.method in ("GET", "HEAD"):

@@ -205,5 +205,10 @@ def server_metadata(request: Request) -> dict[str, object]:
     return metadata.authorization_server(config(request))
 
 
+def resource_metadata(request: Request) -> dict[str, object]:
+    query_tokens = bool(request.app.state.settings.allow_query_access_token)
+    return metadata.protected_resource(config(request), query_tokens=query_tokens)
+
+
 def bad_form(exc: BadForm) -> Response:
     return to_response(_answer(InvalidRequestError(str(exc))))

@@ -196,3 +196,10 @@ async def _rate_limited(request: Request, client_id: str | None) -> Response | N
 async def server_metadata(request: Request) -> Response:
     body = orjson.dumps(adapter.server_metadata(request))
     return Response(body, media_type="application/json", headers={"Cache-Control": "max-age=300"})
+
+
+@router.get(metadata.PROTECTED_RESOURCE_PATH)
+async def resource_metadata(request: Request) -> Response:
+    """RFC 9728 §3: the API's protected resource metadata."""
+    body = orjson.dumps(adapter.resource_metadata(request))
+    return Response(body, media_type="application/json", headers={"Cache-Control": "max-age=300"})

@@ -25,6 +25,9 @@ from c42.unit_of_work import UnitOfWork
 
 # The protocol's paths; `c42.web.oauth_endpoints` declares its routes with these.
 METADATA_PATH = "/.well-known/oauth-authorization-server"  # RFC 8414 §3
+# RFC 9728 §3: the API's resource identifier is the issuer (no path), so its metadata lives at
+# the well-known path itself.
+PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource"
 AUTHORIZATION_PATH = "/oauth2/authorize/"
 TOKEN_PATH = "/oauth2/token/"
 REVOCATION_PATH = "/oauth2/revoke/"
@@ -70,6 +73,26 @@ def authorization_server(config: OAuthConfig) -> dict[str, Any]:
         }
     )
     return metadata
+
+
+def protected_resource(config: OAuthConfig, *, query_tokens: bool) -> dict[str, Any]:
+    """RFC 9728 §2 metadata of the API: the resource is served by this issuer, which is its
+    only authorization server; `query_tokens` when the `access_token` parameter is honoured
+    (RFC 6750 §2.3, GET only)."""
+    issuer = config.issuer
+    methods = ["header", "query"] if query_tokens else ["header"]
+    return {
+        "resource": issuer,
+        "authorization_servers": [issuer],
+        "scopes_supported": scopes.names(),
+        "bearer_methods_supported": methods,
+        "resource_documentation": issuer + DOCUMENTATION_PATH,
+    }
+
+
+def protected_resource_url(issuer: str) -> str:
+    """RFC 9728 §5.1: the `resource_metadata` URL of the API's 401 challenges."""
+    return issuer.rstrip("/") + PROTECTED_RESOURCE_PATH
 
 
 # -- What the server registers (Authlib keeps it in its private registries; read only here) --
