@@ -127,7 +127,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and (page := not_found_page(request)) is not None:
             return page  # SPEC §8: a browser gets a page
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        codes = {404: errors.NotFound.code, 405: errors.MethodNotAllowed.code}
         code = codes.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "error")
         headers: dict[str, Any] = dict(exc.headers or {})
         if exc.status_code == 405:  # RFC 9110 §15.5.6: every method of the path
