@@ -85,4 +85,3 @@ def revoke_all(session: Session, user_id: str) -> Revoked:
     done.browser_sessions = browser_sessions.end_sessions(session, user_id)
     done.evictions.append(evictions.user(user_id))
     return done
-
