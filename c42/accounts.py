@@ -145,6 +145,17 @@ def login_outcome(user: User | None, password: str) -> LoginOutcome:
     return LoginOutcome.OK
 
 
+def record_login_failure(session: Session, user: User | None, outcome: LoginOutcome) -> None:
+    """The audit record of a refused password login (SPEC §8), pages and API alike: the
+    account when the address names a real one, and why (never the password)."""
+    audit.record(
+        session,
+        audit.Types.LOGIN_FAILED,
+        user_id=user.id if user is not None and user.is_real else None,
+        reason=outcome.value,
+    )
+
+
 class Registered(Enum):
     CREATED = "created"  # a new inactive, unverified account
     RENEWED = "renewed"  # a never verified placeholder (e.g. invited) got this password

@@ -89,7 +89,12 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.evictions.start()  # hears the evictions published by the other processes
-        async with purge.periodically(db, settings.purge_retention_days, settings.purge_interval):
+        async with purge.periodically(
+            db,
+            settings.purge_retention_days,
+            settings.purge_interval,
+            audit_retention_days=settings.audit_retention_days,
+        ):
             yield
         app.state.evictions.stop()
         db.close_reads()  # this event loop's hot-read connections (c42.pg_reads)

@@ -94,6 +94,17 @@ class RateLimiter:
             refusal.lockout_started = first
             raise refusal
 
+    def hit_or_raise_audited(self, request: Request, key: str | None = None) -> None:
+        """`hit_or_raise` for an endpoint running in the threadpool (the API's login), with
+        the lock-out's audit record of `hit_or_raise_async`. Call it before the endpoint's
+        own transaction starts (the record commits on a session of its own)."""
+        try:
+            self.hit_or_raise(request, key)
+        except RateLimited as exc:
+            if exc.lockout_started:  # SPEC §8: one audit record per lock-out, not per refusal
+                self._record_lockout(request.app.state.db, key)
+            raise
+
     async def hit_or_raise_async(self, request: Request, key: str | None = None) -> None:
         try:
             if self._redis is None or not self._redis.usable():

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(None, min_length=16)
     purge_retention_days: int = Field(30, ge=1)  # ended credentials are kept this long
     purge_interval: int = Field(3600, ge=0)  # seconds between `c42 serve`'s purges; 0: off
+    audit_retention_days: int = Field(365, ge=0)  # audit records kept this long; 0: forever
 
     @field_validator("database_url")
     @classmethod

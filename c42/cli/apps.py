@@ -9,7 +9,15 @@ from sqlalchemy import select
 
 from c42.auth import evictions, scopes
 from c42.auth.oauth import apps
-from c42.cli.output import add_json, emit, emit_rows, publish_evictions, session
+from c42.cli.output import (
+    Subcommands,
+    add_json,
+    audit_action,
+    emit,
+    emit_rows,
+    publish_evictions,
+    session,
+)
 from c42.errors import NotFound
 from c42.models import OAuthApp
 from c42.settings import get_settings
@@ -18,7 +26,7 @@ CLIENT_ID_HELP = "the app's client_id"
 SECRET_NOTE = "The client secret is shown only now; store it on your server, never in an app."
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subcommands) -> None:
     group = subparsers.add_parser("app", help="manage OAuth apps").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -164,6 +172,13 @@ def create(args: argparse.Namespace) -> int:
     server_key = get_settings().resolved_secret_key()
     with session() as s:
         created = apps.create(s, server_key, spec)
+        audit_action(
+            s,
+            "admin.app_create",
+            client_id=created.client_id,
+            service_id=created.service_id,
+            public=spec.public,
+        )
     data = {
         "client_id": created.client_id,
         "client_secret": created.client_secret,
@@ -188,7 +203,19 @@ def update(args: argparse.Namespace) -> int:
         post_logout_redirect_uris=args.post_logout_redirect_uris,
     )
     with session() as s:
-        data = _describe(apps.update(s, args.client_id, changes))
+        app = apps.update(s, args.client_id, changes)
+        audit_action(
+            s,
+            "admin.app_update",
+            client_id=app.client_id,
+            service_id=app.service_id,
+            name=app.name,
+            redirect_uris=app.redirect_uris,
+            origins=app.cors_origins,
+            silent=app.allow_silent,
+            require_pkce=app.require_pkce,
+        )
+        data = _describe(app)
     publish_evictions(evictions.apps())  # origins of cached tokens, CORS: everywhere at once
     emit(data, args.json, _text(data))
     return 0
@@ -204,7 +231,10 @@ def enable(args: argparse.Namespace) -> int:
 
 def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
     with session() as s:
-        data = _describe(apps.set_disabled(s, args.client_id, disabled))
+        app = apps.set_disabled(s, args.client_id, disabled)
+        action = "disable" if disabled else "enable"
+        audit_action(s, f"admin.app_{action}", client_id=app.client_id, service_id=app.service_id)
+        data = _describe(app)
     publish_evictions(evictions.apps())  # a disabled app's tokens: refused everywhere at once
     emit(data, args.json, _text(data))
     return 0
@@ -236,6 +266,8 @@ def rotate_secret(args: argparse.Namespace) -> int:
     with session() as s:
         app, secret = apps.rotate_secret(s, server_key, args.client_id)
         client_id = app.client_id
+        # The fact of the rotation, never the secret (SPEC §8).
+        audit_action(s, "admin.app_rotate_secret", client_id=client_id, service_id=app.service_id)
     publish_evictions(evictions.apps())  # committed; nothing caches the secret, but apps changed
     data = {"client_id": client_id, "client_secret": secret}
     emit(data, args.json, f"client_id:     {client_id}\nclient_secret: {secret}\n({SECRET_NOTE})")

@@ -1,9 +1,11 @@
 """What every command shares: JSON on stdout with --json, readable lines otherwise; the
-errors and their exit codes; the database session; evictions after a committed change."""
+errors and their exit codes; the database session; evictions after a committed change; the
+audit record of an operator's action."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +13,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy.orm import Session
 
+from c42 import audit
 from c42.auth.evictions import EvictionBus
 from c42.db import Database
 from c42.settings import get_settings
@@ -80,3 +83,17 @@ def session() -> Iterator[Session]:
             yield s
     finally:
         db.dispose()
+
+
+def audit_action(s: Session, type: str, **fields: Any) -> None:
+    """Record an operator's command (SPEC §8: `admin.*`, the console's type names) in the
+    command's transaction. The actor is the operator at the machine's console, not a user:
+    no actor_id, `via: "cli"` and the OS account that ran the command in the detail."""
+    audit.record(s, type, context=audit.NO_CONTEXT, via="cli", os_user=_os_user(), **fields)
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment and no passwd entry
+        return None

@@ -7,9 +7,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from c42 import accounts, audit
+from c42 import accounts
 from c42.auth import browser_sessions, credentials, evictions
-from c42.cli.output import Subcommands, add_json, emit, emit_rows, publish_evictions, session
+from c42.cli.output import (
+    Subcommands,
+    add_json,
+    audit_action,
+    emit,
+    emit_rows,
+    publish_evictions,
+    session,
+)
 from c42.models import User
 from c42.resources.common import fmt_dt
 
@@ -129,6 +137,7 @@ def set_active(args: argparse.Namespace, active: bool) -> int:
     with session() as s:
         user = accounts.get_user(s, args.email)
         accounts.set_active(s, user, active)
+        audit_action(s, f"admin.user_{'activate' if active else 'deactivate'}", user_id=user.id)
         email, user_id = user.email, user.id
     publish_evictions(evictions.user(user_id))  # committed: no process keeps the old state
     text = f"{'activated' if active else 'deactivated'} {email}"
@@ -137,12 +146,12 @@ def set_active(args: argparse.Namespace, active: bool) -> int:
 
 
 def set_staff(args: argparse.Namespace) -> int:
-    """SPEC §8: staff users reach /admin/; audited (no actor: an operator's command)."""
+    """SPEC §8: staff users reach /admin/; audited as an operator's command."""
     staff = not args.off
     with session() as s:
         user = accounts.get_user(s, args.email)
         accounts.set_staff(s, user, staff)
-        audit.record(s, "admin.user_staff", user_id=user.id, is_staff=staff, via="cli")
+        audit_action(s, "admin.user_staff", user_id=user.id, is_staff=staff)
         email, user_id = user.email, user.id
     text = f"{email} is {'now' if staff else 'no longer'} staff"
     emit({"email": email, "id": user_id, "is_staff": staff}, args.json, text)
@@ -165,6 +174,8 @@ def revoke_credentials(args: argparse.Namespace) -> int:
     with session() as s:
         user = accounts.get_user(s, args.email)
         revoked = credentials.revoke_all(s, user.id)
+        # The console's "revoke all" (admin.user_revoke_all), with the counts.
+        audit_action(s, "admin.user_revoke_all", user_id=user.id, **revoked.counts())
         email = user.email
     publish_evictions(*revoked.evictions)  # committed: every process drops them at once
     counts = revoked.counts()

@@ -13,6 +13,9 @@ Deleted, per kind, once they ended more than the retention (`C42_PURGE_RETENTION
   reset, an operator).
 
 A live credential never matches: every rule needs an end time older than the retention.
+
+Audit records (SPEC §8) have a retention of their own (`C42_AUDIT_RETENTION_DAYS`, default 365;
+0 keeps them forever): records older than it are deleted the same way, by `ix_audit_events_time`.
 E-mailed one-time links (verification, password reset) are signed and single-use by their
 content (c42.web.account_flows); no row is stored for them, so there is nothing to purge.
 
@@ -51,6 +54,7 @@ from c42.db import Database
 from c42.logs import get_logger
 from c42.models import (
     ActionToken,
+    AuditEvent,
     BrowserSession,
     OAuthAuthorizationCode,
     OAuthToken,
@@ -67,6 +71,7 @@ _pairs = OAuthToken.__table__
 _user_tokens = UserToken.__table__
 _action_tokens = ActionToken.__table__
 _sessions = BrowserSession.__table__
+_audit = AuditEvent.__table__
 
 
 @dataclass(frozen=True)
@@ -128,11 +133,17 @@ KINDS: dict[str, list[Rule]] = {
 }
 
 
+AUDIT_KIND = "audit_events"
+# ix_audit_events_time: records older than the audit retention (never while it is 0).
+AUDIT_RULE = Rule(_audit, lambda c: _audit.c.time < c)
+
+
 @dataclass(frozen=True)
 class Report:
     ended_before: datetime  # the cutoff: rows that ended before it were (or would be) deleted
-    counts: dict[str, int]  # per kind
+    counts: dict[str, int]  # per kind, AUDIT_KIND last
     dry_run: bool
+    audit_before: datetime | None = None  # the audit records' cutoff; None: kept forever
 
     @property
     def total(self) -> int:
@@ -147,24 +158,32 @@ def purge(
     db: Database,
     retention_days: int,
     *,
+    audit_retention_days: int = 0,
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Report:
-    """Delete (or, with `dry_run`, count) what ended more than `retention_days` ago. Raises
-    PurgeRunning when another process holds the purge lock. `should_stop` is asked between
-    batches (a server shutting down)."""
-    cutoff = utcnow() - timedelta(days=retention_days)
+    """Delete (or, with `dry_run`, count) what ended more than `retention_days` ago, and the
+    audit records older than `audit_retention_days` (0: none). Raises PurgeRunning when
+    another process holds the purge lock. `should_stop` is asked between batches (a server
+    shutting down)."""
+    now = utcnow()
+    cutoff = now - timedelta(days=retention_days)
+    audit_before = now - timedelta(days=audit_retention_days) if audit_retention_days else None
+    plan = [(kind, rules, cutoff) for kind, rules in KINDS.items()]
+    if audit_before is not None:
+        plan.append((AUDIT_KIND, [AUDIT_RULE], audit_before))
+    counts = {kind: 0 for kind in [*KINDS, AUDIT_KIND]}
     if dry_run:
         with db.read() as connection:
-            counts = {kind: _count(connection, rules, cutoff) for kind, rules in KINDS.items()}
-        return Report(cutoff, counts, dry_run=True)
+            for kind, rules, before in plan:
+                counts[kind] = _count(connection, rules, before)
+        return Report(cutoff, counts, dry_run=True, audit_before=audit_before)
     with _one_purge_at_a_time(db):
-        counts = {kind: 0 for kind in KINDS}
-        for kind, rules in KINDS.items():
+        for kind, rules, before in plan:
             for rule in rules:
-                counts[kind] += _delete(db, rule, cutoff, batch_size, should_stop)
-    report = Report(cutoff, counts, dry_run=False)
+                counts[kind] += _delete(db, rule, before, batch_size, should_stop)
+    report = Report(cutoff, counts, dry_run=False, audit_before=audit_before)
     if report.total:
         log.info("purge: %s", " ".join(f"{kind}={n}" for kind, n in counts.items()))
     return report
@@ -239,14 +258,16 @@ def _file_lock(db: Database) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def periodically(db: Database, retention_days: int, interval: float) -> AsyncIterator[None]:
+async def periodically(
+    db: Database, retention_days: int, interval: float, audit_retention_days: int = 0
+) -> AsyncIterator[None]:
     """While the context is open, purge every `interval` seconds in a worker thread (the
     first run one interval after start). 0 turns it off."""
     if interval <= 0:
         yield
         return
     stop = threading.Event()
-    task = asyncio.create_task(_every(db, retention_days, interval, stop))
+    task = asyncio.create_task(_every(db, retention_days, audit_retention_days, interval, stop))
     try:
         yield
     finally:
@@ -256,11 +277,15 @@ async def periodically(db: Database, retention_days: int, interval: float) -> As
             await task
 
 
-async def _every(db: Database, retention_days: int, interval: float, stop: threading.Event) -> None:
+async def _every(
+    db: Database, retention_days: int, audit_days: int, interval: float, stop: threading.Event
+) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await asyncio.to_thread(purge, db, retention_days, should_stop=stop.is_set)
+            await asyncio.to_thread(
+                purge, db, retention_days, audit_retention_days=audit_days, should_stop=stop.is_set
+            )
         except PurgeRunning:
             log.debug("purge skipped: another process is purging")
         except Exception as exc:  # e.g. the database is down: try again next time

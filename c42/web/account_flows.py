@@ -53,12 +53,7 @@ def check_login(db: Database, email: str, password: str) -> tuple[LoginOutcome, 
     if outcome is LoginOutcome.OK:
         return outcome, user  # recorded with the session it starts (web.session)
     with db.session() as session:
-        audit.record(
-            session,
-            audit.Types.LOGIN_FAILED,
-            user_id=user.id if user is not None and user.is_real else None,
-            reason=outcome.value,
-        )
+        accounts.record_login_failure(session, user, outcome)
     return outcome, None
 
 

@@ -53,12 +53,18 @@ LoginLimiter = Annotated[RateLimiter, Depends(_login_limiter)]
 def create_user_token(
     request: Request, session: SessionDep, limiter: LoginLimiter, body: TokenRequest
 ) -> Response:
-    limiter.hit_or_raise(request, body.email)  # SPEC §6: the page's login limit, shared
+    # SPEC §6: the page's login limit, shared; its lock-out audited as the pages' (SPEC §8).
+    limiter.hit_or_raise_audited(request, body.email)
     try:
         user = accounts.find_user(session, body.email)
     except InvalidEmail:
         user = None
     outcome = accounts.login_outcome(user, body.password)
+    if outcome is not accounts.LoginOutcome.OK:
+        # SPEC §8: audited like the pages' failed logins. The refusal rolls the request's
+        # transaction back, so the record commits first (nothing else was written).
+        accounts.record_login_failure(session, user, outcome)
+        session.commit()
     if outcome is accounts.LoginOutcome.INVALID or user is None:
         raise _bad_credentials()
     if outcome is not accounts.LoginOutcome.OK:
