@@ -1,6 +1,10 @@
-"""CORS for client-side apps (SPEC §5.3): the resource API and the token and revocation
-endpoints answer the origins registered by public apps — exactly that origin, never `*`,
-never with credentials (the app sends a Bearer token, not cookies).
+"""CORS for client-side apps (SPEC §5.3): the resource API and the token, revocation and
+UserInfo endpoints answer the origins registered by public apps — exactly that origin, never
+`*`, never with credentials (the app sends a Bearer token, not cookies).
+
+The discovery documents and the JWKS are public (no user data, never a credential): any page
+may read them (`*`, GET only, no credentials), as a single-page relying party of any origin
+must before it can even start a sign-in (OIDC Discovery §4, RFC 8414 §3, RFC 7517 §5).
 
 Pure ASGI, like `c42.middleware`: a request without `Origin` passes through untouched, so the
 API's hot path pays one header scan. Preflights are answered here, before routing, from the
@@ -15,18 +19,26 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from c42.auth.oauth.metadata import METADATA_PATH
 from c42.auth.oauth.origins import RegisteredOrigins, header_origin
+from c42.auth.oidc.discovery import CONFIGURATION_PATH, JWKS_PATH, USERINFO_PATH
 
 API_PREFIX = "/api/v2/"
 # The browser-facing OAuth endpoints; their actual responses are made readable per client in
 # c42.web.oauth_endpoints (a token response only for the origins of the client's own app).
 OAUTH_PATHS = frozenset({"/oauth2/token/", "/oauth2/token", "/oauth2/revoke/", "/oauth2/revoke"})
+# UserInfo's actual response is made readable in c42.web.oidc_endpoints, only for an origin
+# of the token's own app (the rule of c42.auth.authenticate.check_origin).
+USERINFO_PATHS = frozenset({USERINFO_PATH, USERINFO_PATH.rstrip("/")})
+PUBLIC_PATHS = frozenset({CONFIGURATION_PATH, METADATA_PATH, JWKS_PATH, JWKS_PATH.rstrip("/")})
 MAX_AGE = b"600"  # seconds a browser may keep a preflight answer (Chromium caps it at 7200)
 EXPOSED = b"WWW-Authenticate, Retry-After, Location, X-Request-ID"  # readable by a page's code
 _API_METHODS = b"GET, POST, PUT, PATCH, DELETE"
 _API_HEADERS = b"Authorization, Content-Type"
 _OAUTH_METHODS = b"POST"
 _OAUTH_HEADERS = b"Authorization, Content-Type"  # Basic for client authentication, form body
+_USERINFO_METHODS = b"GET, POST"  # OIDC Core §5.3.1; the token in the header or the form body
+_PUBLIC = (b"access-control-allow-origin", b"*")
 _VARY = (b"vary", b"Origin")
 
 
@@ -76,23 +88,46 @@ class CORSMiddleware:
             return
         path: str = scope["path"]
         is_api = path.startswith(API_PREFIX)
-        if not is_api and path not in OAUTH_PATHS:
+        if not is_api and path not in OAUTH_PATHS | USERINFO_PATHS | PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         raw = request_origin(scope)
         if raw is None:
             await self.app(scope, receive, send)
             return
+        is_preflight = scope["method"] == "OPTIONS"
+        if is_preflight and not _header(scope, b"access-control-request-method"):
+            is_preflight = False
+        if path in PUBLIC_PATHS:
+            await self._public(scope, receive, send, is_preflight)
+            return
         origin = header_origin(raw)
         allowed = origin is not None and origin in await self._registered()
-        if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method"):
-            await _preflight(send, origin if allowed else None, is_api)
+        if is_preflight:
+            methods = _API_METHODS if is_api else _OAUTH_METHODS
+            if path in USERINFO_PATHS:
+                methods = _USERINFO_METHODS
+            await _preflight(send, origin if allowed else None, methods, is_api)
             return
         if not is_api:
             await self.app(scope, receive, send)  # the endpoint decides per client
             return
         extra = [_VARY, *allow_headers(origin)] if allowed and origin else [_VARY]
         await self.app(scope, receive, _adding(send, extra))
+
+    async def _public(self, scope: Scope, receive: Receive, send: Send, preflight: bool) -> None:
+        """A public document: readable by every origin, without credentials, GET only."""
+        if not preflight:
+            await self.app(scope, receive, _adding(send, [_PUBLIC]))
+            return
+        headers = [
+            (b"content-length", b"0"),
+            _PUBLIC,
+            (b"access-control-allow-methods", b"GET"),
+            (b"access-control-max-age", MAX_AGE),
+        ]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
     async def _registered(self) -> frozenset[str]:
         origins = self.origins.fresh()
@@ -101,14 +136,14 @@ class CORSMiddleware:
         return origins
 
 
-async def _preflight(send: Send, origin: str | None, is_api: bool) -> None:
+async def _preflight(send: Send, origin: str | None, methods: bytes, is_api: bool) -> None:
     """Fetch standard §3.2.3: a preflight answer; without CORS headers for an origin that no
     public app registered, so the browser refuses the actual request."""
     headers = [_VARY, (b"content-length", b"0")]
     if origin is not None:
         headers += [
             (b"access-control-allow-origin", origin.encode("ascii")),
-            (b"access-control-allow-methods", _API_METHODS if is_api else _OAUTH_METHODS),
+            (b"access-control-allow-methods", methods),
             (b"access-control-allow-headers", _API_HEADERS if is_api else _OAUTH_HEADERS),
             (b"access-control-max-age", MAX_AGE),
         ]

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from c42 import cors
 from c42.auth.oidc import discovery, keys, logout, userinfo
 from c42.db import Database
 from c42.models import User
@@ -32,7 +33,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 # -- discovery and keys ----------------------------------------------------------------------
 
 
-@router.get("/.well-known/openid-configuration")
+@router.get(discovery.CONFIGURATION_PATH)
 async def openid_configuration(request: Request) -> Response:
     body = discovery.openid_configuration(adapter.config(request))
     return _json(body, headers={"Cache-Control": "max-age=300"})
@@ -67,7 +68,13 @@ async def jwks(request: Request) -> Response:
 @router.post(discovery.USERINFO_PATH.rstrip("/"))
 async def userinfo_endpoint(request: Request) -> Response:
     answer = await _userinfo(request)
-    return _json(answer.body, answer.status, {**_NO_STORE, **answer.headers})
+    response = _json(answer.body, answer.status, {**_NO_STORE, **answer.headers})
+    # CORS: preflights are answered in c42.cors; the answer is readable only by an origin of
+    # the token's own app (c42.auth.oidc.userinfo).
+    response.headers.append("Vary", "Origin")
+    for name, value in cors.allow_headers(answer.readable_by) if answer.readable_by else ():
+        response.headers.append(name.decode(), value.decode())
+    return response
 
 
 async def _userinfo(request: Request) -> userinfo.Answer:
@@ -96,7 +103,8 @@ async def _userinfo(request: Request) -> userinfo.Answer:
     if len(token) > 200 or not token.isascii() or not token.isprintable():
         return userinfo.refusal(401, "invalid_token", "The access token is not valid.")
     db: Database = request.app.state.db
-    return await run_in_threadpool(userinfo.answer, db, token)
+    origin = cors.foreign_origin(request.scope, adapter.config(request).issuer)
+    return await run_in_threadpool(userinfo.answer, db, token, origin)
 
 
 # -- RP-Initiated Logout 1.0 -------------------------------------------------------------------

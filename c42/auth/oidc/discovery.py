@@ -11,6 +11,7 @@ from c42.auth.oauth import metadata
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oidc import keys
 
+CONFIGURATION_PATH = "/.well-known/openid-configuration"  # OIDC Discovery §4
 JWKS_PATH = "/oauth2/jwks/"
 USERINFO_PATH = "/oauth2/userinfo/"
 LOGOUT_PATH = "/oauth2/logout/"

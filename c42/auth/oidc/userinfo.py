@@ -4,6 +4,9 @@ The caller presents an access token (RFC 6750: the Authorization header, or for 
 body); the answer is the claims of the token's identity scopes about its user. A token that
 is unknown, expired, revoked, of a disabled app or of an account that may not act is
 `invalid_token` (401); a valid token without `openid` is `insufficient_scope` (403).
+From a web page of another site (CORS), the token must be one of an app that registered that
+page's origin — the API's rule, `c42.auth.authenticate.check_origin` — and only then is the
+answer readable there.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from c42.auth import scopes, secrets
+from c42.auth import authenticate, scopes, secrets
+from c42.auth.oauth import bearer
 from c42.auth.oidc import claims
 from c42.db import Database
+from c42.errors import APIError
 from c42.models import OAuthApp, OAuthToken, User, utcnow
 
 REALM = "c42"
@@ -26,6 +31,7 @@ class Answer:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    readable_by: str | None = None  # the foreign origin that may read it (CORS), if any
 
 
 def challenge(error: str | None = None, description: str | None = None) -> str:
@@ -54,7 +60,24 @@ def no_token() -> Answer:
     return Answer(401, body, {"WWW-Authenticate": challenge()})
 
 
-def answer(db: Database, token: str) -> Answer:
+def answer(db: Database, token: str, origin: str | None = None) -> Answer:
+    """`origin`: the normal form of the request's `Origin` when another site's (see
+    `c42.cors.foreign_origin`), None for a server or our own pages."""
+    found = _answer(db, token)
+    if origin is None or found.status == 401:
+        return found
+    # SPEC §5.3: one app's page cannot use another app's token (nor a server token).
+    subject = bearer.lookup(db, secrets.digest(token)).subject
+    try:
+        if subject is None:
+            return refusal(401, "invalid_token", "The access token is not valid.")
+        authenticate.check_origin(subject, origin)
+    except APIError as exc:
+        return refusal(401, "invalid_token", exc.message)
+    return Answer(found.status, found.body, found.headers, readable_by=origin)
+
+
+def _answer(db: Database, token: str) -> Answer:
     now = utcnow()
     with db.session(write=False) as session:
         row = session.execute(
