@@ -23,6 +23,7 @@ from c42.ops import request_ids
 from c42.ops.json_logs import REQUEST_EVENT, access_fields
 from c42.ops.metrics import RequestRecorder
 from c42.redaction import TargetRedactor
+from c42.write_retry import WriteRetryMiddleware
 
 access_log = get_logger("c42.access")
 error_log = get_logger("c42")
@@ -36,10 +37,12 @@ _SECURITY_HEADERS = [
 
 class APIMiddleware:
     """For /api/v2/: one route per resource path with or without the trailing slash (no
-    redirect), request bodies bounded in size, and only JSON accepted as a body."""
+    redirect), request bodies bounded in size, only JSON accepted as a body, and a write that
+    lost a race to a concurrent one re-run (c42.write_retry)."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
+        self.api = WriteRetryMiddleware(app)
         self.max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,7 +68,7 @@ class APIMiddleware:
                 return
             receive = bounded(receive, self.max_body)
         try:
-            await self.app(scope, receive, send)
+            await self.api(scope, receive, send)
         finally:
             if scope is not outer and "route" in scope:
                 outer["route"] = scope["route"]  # the routed template, for logs and metrics

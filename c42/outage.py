@@ -57,7 +57,10 @@ def _unavailable(exc: BaseException) -> bool:
         return _unavailable(exc.orig) if exc.orig is not None else False
     # psycopg: connection failures, lost connections, the server shutting down (57P01) or
     # refusing more connections (53300) are OperationalError; a closed connection used again
-    # is InterfaceError. (SQLite's errors are never an outage of a server.)
+    # is InterfaceError. (SQLite's errors are never an outage of a server.) A deadlock or
+    # serialization failure (class 40) is a lost race, not an outage: c42.write_retry.
+    if isinstance(exc, psycopg.errors.TransactionRollbackError):
+        return False
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
 

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from c42 import cors
+from c42 import cors, write_retry
 from c42.auth import authenticate as authn
 from c42.auth.oauth import metadata
 from c42.auth.subject import AuthSubject, CredentialKind
@@ -112,4 +112,5 @@ async def _caller(request: Request, credential: authn.Credential) -> AuthSubject
         authn.check_grants(subject, method, getattr(route, "path", None), request.path_params)
         if subject.max_uses is not None:
             await run_in_threadpool(authenticator.consume_use, subject)
+            write_retry.mark_unsafe(request.scope)  # the use is spent: never re-run
     return subject

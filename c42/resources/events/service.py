@@ -95,19 +95,26 @@ def change(
     _check_related(session, subject, values)
     if fields.calendar_ids is not None:
         _replace_calendars(session, subject, event_id, list(dict.fromkeys(fields.calendar_ids)))
-    session.execute(
-        update(repo.events)
-        .where(repo.events.c.id == event_id)
-        .values(modified=utcnow(), sync_token=next_sync_token(session), **values)
-    )
+    _write_live(session, event_id, modified=utcnow(), **values)
     readable.refresh(session, event_ids=[event_id])
 
 
-def _replace_calendars(
-    session: Session, subject: AuthSubject, event_id: str, wanted: list[str]
-) -> None:
-    """Set the event's calendars among those the caller can see; others stay untouched."""
-    visible = set(
+def _write_live(session: Session, event_id: str, **values: Any) -> None:
+    """Update the event unless it was deleted meanwhile: a delete that committed while this
+    request waited for the row is seen (PostgreSQL re-checks the WHERE on the row it waited
+    for), and the request answers 404 as it would have after it, writing nothing."""
+    result = session.execute(
+        update(repo.events)
+        .where(repo.events.c.id == event_id, repo.events.c.deleted_at.is_(None))
+        .values(sync_token=next_sync_token(session), **values)
+    )
+    if not result.rowcount:
+        raise NotFound("Event not found.")
+
+
+def _current_calendars(session: Session, subject: AuthSubject, event_id: str) -> set[str]:
+    """The event's calendars the caller can see."""
+    return set(
         session.scalars(
             select(repo.ec.c.calendar_id)
             .join(repo.cs, repo.cs.c.calendar_id == repo.ec.c.calendar_id)
@@ -120,10 +127,26 @@ def _replace_calendars(
             )
         )
     )
+
+
+def _replace_calendars(
+    session: Session, subject: AuthSubject, event_id: str, wanted: list[str]
+) -> None:
+    """Set the event's calendars among those the caller can see; others stay untouched.
+    Two of these at once on one event must not mix their sets: the calendars involved are
+    locked (calendars first, c42.access.readable), then the event's row, and the event's
+    calendars are read again under that lock (a concurrent change committed by then)."""
+    readable.lock_calendars(session, [*_current_calendars(session, subject, event_id), *wanted])
+    session.execute(
+        select(repo.events.c.id)
+        .where(repo.events.c.id == event_id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE (PostgreSQL; SQLite: no-op)
+    )
+    visible = _current_calendars(session, subject, event_id)
     added = [c for c in wanted if c not in visible]
     removed = [c for c in visible if c not in wanted]
     _check_calendars(session, subject, added + removed)
-    readable.lock_calendars(session, added + removed)  # before the event's own row
+    readable.lock_calendars(session, added + removed)  # any that arrived meanwhile
     if removed:
         session.execute(
             delete(repo.ec).where(
@@ -141,9 +164,5 @@ def _replace_calendars(
 def remove(session: Session, subject: AuthSubject, event_id: str) -> None:
     authorize_event(session, subject, event_id, Action.WRITE)
     now = utcnow()
-    session.execute(
-        update(repo.events)
-        .where(repo.events.c.id == event_id)
-        .values(deleted_at=now, modified=now, sync_token=next_sync_token(session))
-    )
+    _write_live(session, event_id, deleted_at=now, modified=now)  # deleted twice: 404
     readable.refresh(session, event_ids=[event_id])

@@ -119,5 +119,18 @@ def add(session: Session, kind: Kind, values: dict[str, Any]) -> None:
     session.execute(insert(kind.table).values(**values))
 
 
-def change(session: Session, kind: Kind, subscription_id: str, values: dict[str, Any]) -> None:
-    session.execute(update(kind.table).where(kind.table.c.id == subscription_id).values(**values))
+def change(
+    session: Session,
+    kind: Kind,
+    subscription_id: str,
+    values: dict[str, Any],
+    *,
+    live_only: bool = False,
+) -> bool:
+    """Update one subscription (with `live_only`, only if it is not removed): whether it was.
+    A concurrent removal that committed first is seen here (PostgreSQL re-checks the WHERE
+    on the row it waited for), so the caller answers 404 instead of writing to it."""
+    statement = update(kind.table).where(kind.table.c.id == subscription_id)
+    if live_only:
+        statement = statement.where(kind.table.c.deleted_at.is_(None))
+    return bool(session.execute(statement.values(**values)).rowcount)

@@ -35,7 +35,8 @@ def get(session: Session, kind: Kind, subject: AuthSubject, subscription_id: str
 
 def _save(session: Session, kind: Kind, row: Row[Any], values: dict[str, Any]) -> None:
     values = {"modified": utcnow(), "sync_token": next_sync_token(session), **values}
-    repo.change(session, kind, row.id, values)
+    if not repo.change(session, kind, row.id, values, live_only=True):
+        raise NotFound(f"{kind.what} not found.")  # removed by a concurrent request
     target_id = getattr(row, kind.target.key)
     readable.refresh(session, event_ids=kind.target.readable_events(target_id), user_id=row.user_id)
 
