@@ -237,7 +237,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]  # Auth
         # Rotated before, or by a concurrent refresh that won the race: a second presentation.
         retried = self._successor_within_grace(old)
         if retried is not None:
-            return 200, retried, self.TOKEN_RESPONSE_HEADER
+            user = self.authenticate_user(old)
+            if user is None:
+                raise InvalidGrantError("The refresh token is no longer valid.")
+            # The same answer as the first refresh, so the token hooks run again: an openid
+            # grant gets its id_token, same sub and auth_time (OIDC Core §12.2).
+            self.request.user = user
+            response = 200, retried, self.TOKEN_RESPONSE_HEADER
+            self.execute_hook("after_create_token_response", response)
+            return response
         if may_punish(self.request, old.row.app_id):
             self.server.punish_refresh_reuse(old.row)  # RFC 9700 §4.14.2
         raise InvalidGrantError("The refresh token was already used.")
