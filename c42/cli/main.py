@@ -65,9 +65,12 @@ def chosen_command(argv: Sequence[str]) -> str | None:
     return None
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    command: str | None = None, *, every_command: bool = False
+) -> argparse.ArgumentParser:
     """The parser; only `command`'s module is imported and registers its arguments in full,
-    the others are listed by name and help."""
+    the others are listed by name and help. `every_command`: every module's in full (tests
+    that walk every option)."""
     parser = argparse.ArgumentParser(prog="c42", description="C42 Platform command line")
     parser.add_argument(
         "--version", action="version", version=f"c42 {_version()}", help="print the version"
@@ -77,7 +80,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, spec in COMMANDS.items():
         if name in subparsers.choices:  # registered with another command of its module
             continue
-        if spec.module == chosen:
+        if every_command or spec.module == chosen:
             register_group(spec.module, subparsers)
         else:
             subparsers.add_parser(name, help=spec.help)

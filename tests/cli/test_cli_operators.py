@@ -151,7 +151,7 @@ def _all_parsers(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argpars
 
 def test_every_option_has_help_and_every_command_json() -> None:
     missing, no_json = [], []
-    for prog, parser in _all_parsers(build_parser()):
+    for prog, parser in _all_parsers(build_parser(every_command=True)):
         leaf = not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):

@@ -69,6 +69,12 @@ def test_build_parser_loads_no_command_module() -> None:
     assert _cli_modules_after("main.build_parser()") == []
 
 
+def test_every_command_in_full() -> None:
+    subcommands = _subcommands(build_parser(every_command=True))
+    assert list(subcommands.choices) == list(COMMANDS)
+    assert all(len(p._actions) > 1 for p in subcommands.choices.values())
+
+
 def test_a_command_loads_its_module_only() -> None:
     # (-X importtime does not list importlib.import_module's own module, hence sys.modules)
     loaded = _cli_modules_after("main.build_parser('user')")
