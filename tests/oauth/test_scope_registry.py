@@ -138,9 +138,9 @@ def test_apps_are_registered_for_service_scopes_only(
 def test_the_cli_offers_the_service_scopes(capsys: pytest.CaptureFixture[str]) -> None:
     required = ["app", "create", "--service", "s", "--name", "n", "--redirect-uri", "https://x/"]
     for name in SERVICE:
-        assert build_parser().parse_args([*required, "--scope", name]).scopes == [name]
+        assert build_parser("app").parse_args([*required, "--scope", name]).scopes == [name]
     for name in [*sorted(IDENTITY), "not.registered"]:
         with pytest.raises(SystemExit) as refused:
-            build_parser().parse_args([*required, "--scope", name])
+            build_parser("app").parse_args([*required, "--scope", name])
         assert refused.value.code == 2
         assert "invalid choice" in capsys.readouterr().err
