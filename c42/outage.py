@@ -59,7 +59,7 @@ def _unavailable(exc: BaseException) -> bool:
     # refusing more connections (53300) are OperationalError; a closed connection used again
     # is InterfaceError. (SQLite's errors are never an outage of a server.) A deadlock or
     # serialization failure (class 40) is a lost race, not an outage: c42.write_retry.
-    if isinstance(exc, psycopg.errors.TransactionRollbackError):
+    if (getattr(exc, "sqlstate", None) or "").startswith("40"):
         return False
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
