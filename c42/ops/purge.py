@@ -10,7 +10,9 @@ Deleted, per kind, once they ended more than the retention (`C42_PURGE_RETENTION
 - User Tokens and Action Tokens: expired or revoked; Action Tokens also when used up (counted
   from their last use);
 - browser sessions: past their absolute end, idle past `IDLE_TIMEOUT`, or ended (logout,
-  reset, an operator).
+  reset, an operator);
+- OpenID Connect login contexts (`oidc_grants`): made more than the retention ago, and their
+  token family has no `oauth_tokens` row left (purged above, in the same run).
 
 A live credential never matches: every rule needs an end time older than the retention.
 
@@ -35,14 +37,17 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
     Select,
     Table,
     and_,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -58,6 +63,7 @@ from c42.models import (
     BrowserSession,
     OAuthAuthorizationCode,
     OAuthToken,
+    OIDCGrant,
     UserToken,
     utcnow,
 )
@@ -72,6 +78,7 @@ _user_tokens = UserToken.__table__
 _action_tokens = ActionToken.__table__
 _sessions = BrowserSession.__table__
 _audit = AuditEvent.__table__
+_oidc_grants = OIDCGrant.__table__
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,17 @@ KINDS: dict[str, list[Rule]] = {
         Rule(
             _pairs,
             lambda c: and_(_pairs.c.refresh_expires_at.is_(None), _pairs.c.access_revoked_at < c),
+        ),
+    ],
+    # After the pairs: a family whose last pair went just now goes in the same run.
+    # ix_oidc_grants_created; the family's pairs by ix_oauth_tokens_family_id.
+    "oidc_grants": [
+        Rule(
+            _oidc_grants,
+            lambda c: and_(
+                _oidc_grants.c.created < c,
+                ~exists().where(_pairs.c.family_id == _oidc_grants.c.family_id),
+            ),
         ),
     ],
     "user_tokens": [
@@ -197,9 +215,15 @@ def _count(connection: Connection, rules: list[Rule], cutoff: datetime) -> int:
     )
 
 
+def key(table: Table) -> Column[Any]:
+    """The one-column primary key of a purged table (`id`; `family_id` for oidc_grants)."""
+    (column,) = table.primary_key.columns
+    return column
+
+
 def batch(rule: Rule, cutoff: datetime, size: int) -> Select[tuple[str]]:
-    """The ids of the next `size` rows the rule deletes."""
-    return select(rule.table.c.id).where(rule.ended(cutoff)).limit(size)
+    """The keys of the next `size` rows the rule deletes."""
+    return select(key(rule.table)).where(rule.ended(cutoff)).limit(size)
 
 
 def _delete(
@@ -207,7 +231,7 @@ def _delete(
 ) -> int:
     table = rule.table
     statement = delete(table).where(
-        table.c.id.in_(batch(rule, cutoff, batch_size).scalar_subquery())
+        key(table).in_(batch(rule, cutoff, batch_size).scalar_subquery())
     )
     deleted = 0
     while not should_stop():
