@@ -135,9 +135,10 @@ def merge(session: Session, *, sandbox_id: str, into: User, app_id: str | None) 
     result.sync_token = token
     # The calendar subscriptions that move change who reads those calendars' events: their
     # calendars are locked before any event row (c42.access.readable, Concurrency).
-    readable.lock_calendars(
-        session, list(session.scalars(select(_cs.c.calendar_id).where(_cs.c.user_id == sb)))
-    )
+    # The calendars that move are locked too, and every lock in id order (before the UPDATEs,
+    # which visit rows in any order): a refresh running meanwhile then waits instead of
+    # deadlocking with the merge.
+    readable.lock_calendars(session, list(session.scalars(select(_cals.c.id).where(_mine(sb)))))
     # Objects first: their conditions follow the sandbox's subscriptions, moved next.
     result.events = move_events(session, sb, real, token)
     result.calendars = move_calendars(session, sb, real, token)
@@ -196,6 +197,9 @@ def move_events(session: Session, sb: str, real: str, token: int) -> int:
         _events.c.id.in_(select(_es.c.event_id).where(_es.c.user_id == sb)),
         _events.c.id.in_(via_calendars),
     )
+    session.execute(  # in id order, as refreshes lock them (c42.access.readable)
+        select(_events.c.id).where(condition).order_by(_events.c.id).with_for_update(key_share=True)
+    )
     return _rowcount(
         session.execute(
             update(_events)
@@ -208,11 +212,16 @@ def move_events(session: Session, sb: str, real: str, token: int) -> int:
     )
 
 
-def move_calendars(session: Session, sb: str, real: str, token: int) -> int:
-    condition = or_(
+def _mine(sb: str) -> Any:
+    """The calendars the sandbox created or subscribes to."""
+    return or_(
         _cals.c.creator_id == sb,
         _cals.c.id.in_(select(_cs.c.calendar_id).where(_cs.c.user_id == sb)),
     )
+
+
+def move_calendars(session: Session, sb: str, real: str, token: int) -> int:
+    condition = _mine(sb)
     return _rowcount(
         session.execute(
             update(_cals)
