@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from c42.access import readable
@@ -108,6 +108,7 @@ def _write_live(session: Session, event_id: str, **values: Any) -> None:
         .where(repo.events.c.id == event_id, repo.events.c.deleted_at.is_(None))
         .values(sync_token=next_sync_token(session), **values)
     )
+    assert isinstance(result, CursorResult)  # an UPDATE's result: it has a rowcount
     if not result.rowcount:
         raise NotFound("Event not found.")
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Row,
+    Select,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from c42.access.permissions import reads
@@ -133,4 +144,6 @@ def change(
     statement = update(kind.table).where(kind.table.c.id == subscription_id)
     if live_only:
         statement = statement.where(kind.table.c.deleted_at.is_(None))
-    return bool(session.execute(statement.values(**values)).rowcount)
+    result = session.execute(statement.values(**values))
+    assert isinstance(result, CursorResult)  # an UPDATE's result: it has a rowcount
+    return bool(result.rowcount)
