@@ -7,6 +7,9 @@ can have fetched it (`--now`: at once, for a compromised key; relying parties th
 the JWKS within the last minute may then fail to verify for up to a minute). Retire a
 previous key only once the id_tokens it signed no longer matter to the apps (at the latest
 when they expired, an hour after issue).
+
+Both changes are audited (SPEC §8) like every operator command: `admin.key_rotate` and
+`admin.key_retire`, with the key's id, never key material.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import argparse
 
 from c42.auth.oidc import keys
-from c42.cli.output import Subcommands, add_json, emit, emit_rows, session
+from c42.cli.output import Subcommands, add_json, audit_action, emit, emit_rows, session
 from c42.models import OIDCSigningKey, utcnow
 from c42.resources.common import fmt_dt
 from c42.settings import get_settings
@@ -75,6 +78,14 @@ def rotate(args: argparse.Namespace) -> int:
         activate_in = 0 if args.now else keys.ACTIVATION_SECONDS
         row = keys.create(s, server_key, args.alg, activate_in=activate_in)
         data = _row(row, keys.signing_kid(keys.live(s)))
+        audit_action(
+            s,
+            "admin.key_rotate",
+            kid=row.kid,
+            alg=row.alg,
+            immediate=bool(args.now),
+            active_from=data["active_from"],
+        )
     text = (
         f"new key {data['kid']} ({data['alg']}): published by every serving process within "
         f"{keys.CACHE_SECONDS} s, signing from {data['active_from']}"
@@ -87,5 +98,6 @@ def retire(args: argparse.Namespace) -> int:
     with session() as s:
         row = keys.retire(s, args.kid)
         data = _row(row, None)
+        audit_action(s, "admin.key_retire", kid=row.kid, alg=row.alg)
     emit(data, args.json, f"retired key {data['kid']}: no longer published")
     return 0
