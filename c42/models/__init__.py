@@ -2,7 +2,13 @@
 
 from c42.models.base import Base, new_id, utcnow
 from c42.models.credentials import ActionToken, AuditEvent, UserToken
-from c42.models.oauth import OAuthApp, OAuthAuthorizationCode, OAuthConsent, OAuthToken
+from c42.models.oauth import (
+    OAuthApp,
+    OAuthAuthorizationCode,
+    OAuthConsent,
+    OAuthDeviceCode,
+    OAuthToken,
+)
 from c42.models.oidc import OIDCGrant, OIDCSigningKey
 from c42.models.planning import (
     Calendar,
@@ -29,6 +35,7 @@ __all__ = [
     "OAuthApp",
     "OAuthAuthorizationCode",
     "OAuthConsent",
+    "OAuthDeviceCode",
     "OAuthToken",
     "OIDCGrant",
     "OIDCSigningKey",

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from c42.models.base import Base, new_id, utcnow
@@ -36,6 +47,8 @@ class OAuthApp(Base):
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
         JSON, default=list, server_default=text("'[]'")
     )
+    # RFC 8628: the app may use the device authorization grant (c42 app create|update --device).
+    allow_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OAuthAuthorizationCode(Base):
@@ -126,3 +139,24 @@ class OAuthConsent(Base):
     modified: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("app_id", "user_id"),)
+
+
+class OAuthDeviceCode(Base):
+    """A device authorization (RFC 8628 §3.2): both codes stored only as digests; the user's
+    decision (`approved`, `user_id`) made on /device/; redeemed once (`redeemed_at`, claimed by
+    one conditional UPDATE)."""
+
+    __tablename__ = "oauth_device_codes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    device_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # c42 purge
+    interval: Mapped[int] = mapped_column(Integer)  # seconds; RFC 8628 §3.5 slow_down adds 5
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    approved: Mapped[bool | None] = mapped_column(Boolean)
+    redeemed_at: Mapped[datetime | None] = mapped_column(DateTime)

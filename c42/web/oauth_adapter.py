@@ -171,6 +171,14 @@ async def introspect(request: Request, form: Pairs) -> Response:
     return response
 
 
+async def device_authorization(request: Request, form: Pairs) -> Response:
+    """RFC 8628 §3.1."""
+    response, _ = await _endpoint(
+        request, form, None, lambda s, r: s.create_endpoint_response("device_authorization", r)
+    )
+    return response
+
+
 async def _endpoint(
     request: Request,
     form: Pairs,

@@ -167,6 +167,20 @@ async def introspect(request: Request) -> Response:
     return await adapter.introspect(request, form)
 
 
+@router.post(metadata.DEVICE_AUTHORIZATION_PATH)
+@router.post(metadata.DEVICE_AUTHORIZATION_PATH.rstrip("/"))
+async def device_authorization(request: Request) -> Response:
+    """RFC 8628 §3.1: rate limited like the token endpoint (the device then polls it)."""
+    try:
+        form = await adapter.read_form(request)
+    except adapter.BadForm as exc:
+        return adapter.bad_form(exc)
+    limited = await _rate_limited(request, adapter.client_id_of(request, form))
+    if limited is not None:
+        return limited
+    return await adapter.device_authorization(request, form)
+
+
 def _with_cors(response: Response, origin: str | None) -> Response:
     """Readable by `origin` (one origin, never `*`); preflights are answered in c42.cors."""
     response.headers.append("Vary", "Origin")

@@ -24,6 +24,7 @@ def web_routers() -> list[APIRouter]:
     from c42.web.account_security import router as account_security
     from c42.web.accounts import router as accounts
     from c42.web.admin import router as admin_router
+    from c42.web.device import router as device
     from c42.web.oauth_endpoints import router as oauth
     from c42.web.oidc_endpoints import router as oidc
     from c42.web.password_reset import router as password_reset
@@ -33,6 +34,7 @@ def web_routers() -> list[APIRouter]:
     return [
         oauth,
         oidc,
+        device,
         accounts,
         registration,
         password_reset,

@@ -61,7 +61,12 @@ def test_metadata(
     assert body["revocation_endpoint"] == f"{issuer}/oauth2/revoke/"
     assert body["introspection_endpoint"] == f"{issuer}/oauth2/introspect/"
     assert body["response_types_supported"] == ["code"]  # no implicit grant
-    assert set(body["grant_types_supported"]) == {"authorization_code", "refresh_token"}
+    assert set(body["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:device_code",  # RFC 8628, apps flagged --device
+    }
+    assert body["device_authorization_endpoint"] == f"{issuer}/oauth2/device_authorization/"
     assert body["code_challenge_methods_supported"] == ["S256"]
     assert set(body["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",

@@ -45,6 +45,7 @@ class AppRow(NamedTuple):
     created: datetime
     disabled_at: datetime | None
     post_logout_redirect_uris: list[str]
+    allow_device: bool
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class AppSpec:
     # OpenID Connect RP-initiated logout: where /oauth2/logout/ may return (exact match).
     post_logout_redirect_uris: Sequence[str] = field(default_factory=tuple)
     scopes: Sequence[str] = field(default_factory=lambda: sorted(scope_registry.service_scopes()))
+    device: bool = False  # RFC 8628: may use the device authorization grant
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ def create(
         require_pkce=spec.require_pkce or spec.public,  # SPEC §5.3: public apps must use PKCE
         cors_origins=origins.normal_origins(spec.cors_origins),
         post_logout_redirect_uris=list(spec.post_logout_redirect_uris),
+        allow_device=spec.device,
     )
     session.add(app)
     session.flush()
@@ -174,6 +177,7 @@ class AppChanges:
     silent: bool | None = None
     require_pkce: bool | None = None
     post_logout_redirect_uris: Sequence[str] | None = None
+    device: bool | None = None
 
 
 def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
@@ -196,8 +200,10 @@ def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
             else changes.post_logout_redirect_uris
         ),
         scopes=sorted(scope_registry.parse(app.allowed_scopes)),
+        device=app.allow_device if changes.device is None else changes.device,
     )
     check(spec)
+    app.allow_device = spec.device
     app.name = spec.name.strip()
     app.redirect_uris = list(spec.redirect_uris)
     app.cors_origins = origins.normal_origins(spec.cors_origins)

@@ -33,10 +33,15 @@ TOKEN_PATH = "/oauth2/token/"
 REVOCATION_PATH = "/oauth2/revoke/"
 INTROSPECTION_PATH = "/oauth2/introspect/"
 DOCUMENTATION_PATH = "/api/docs"
+DEVICE_AUTHORIZATION_PATH = "/oauth2/device_authorization/"
 
 # The path of each Authlib endpoint by its ENDPOINT_NAME: registered, it is published as
 # "<name>_endpoint" (RFC 8414 §2, RFC 8628 §4, RFC 9126 §5 follow that pattern).
-ENDPOINT_PATHS = {"revocation": REVOCATION_PATH, "introspection": INTROSPECTION_PATH}
+ENDPOINT_PATHS = {
+    "revocation": REVOCATION_PATH,
+    "introspection": INTROSPECTION_PATH,
+    "device_authorization": DEVICE_AUTHORIZATION_PATH,  # RFC 8628 §4
+}
 # RFC 8414 §2 names the client authentication methods of these endpoints.
 _AUTH_METHODS_PUBLISHED = ("revocation", "introspection")
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 
 from c42.auth import scopes
 from c42.auth.oauth import apps
@@ -72,6 +73,8 @@ class Client(ClientMixin):  # type: ignore[misc]  # Authlib is untyped
     def check_grant_type(self, grant_type: str) -> bool:
         # Every grant the server registers (RFC 8414 `grant_types_supported`) is open to every
         # app; a grant only some apps may use says so here.
+        if grant_type == DEVICE_CODE_GRANT_TYPE:  # RFC 8628: apps flagged `--device` only
+            return bool(self.app.allow_device)
         return True
 
 

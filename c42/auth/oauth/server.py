@@ -25,6 +25,7 @@ from c42 import audit
 from c42.auth import scopes, secrets
 from c42.auth.oauth import apps, client_auth, error_texts, tokens
 from c42.auth.oauth.config import OAuthConfig
+from c42.auth.oauth.device import DeviceAuthorization, DeviceGrant
 from c42.auth.oauth.endpoints import Introspection, Revocation
 from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGrant
 from c42.auth.oauth.models import Client, Token, TokenKind
@@ -65,8 +66,10 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
             AuthorizationCodeGrant, [PKCE(required=True), AcceptedText(), id_tokens]
         )
         self.register_grant(RefreshTokenGrant, [id_tokens])
+        self.register_grant(DeviceGrant)  # RFC 8628, for apps flagged allow_device
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
+        self.register_endpoint(DeviceAuthorization)
         self.issuer_parameter = _Issuer(config.issuer)  # RFC 9207 §2: `iss` on every response
         self.register_extension(self.issuer_parameter)
 

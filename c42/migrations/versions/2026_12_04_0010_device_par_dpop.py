@@ -1,12 +1,17 @@
 """device par dpop
 
-Device grant, PAR, DPoP (issue 16). Reserved in the chain so that parallel work adds its tables
-without renumbering; until it is filled in, this revision changes nothing.
+Device authorization grant (issue 16, SPEC §11, RFC 8628): which apps may use it
+(`oauth_apps.allow_device`) and the pending device authorizations (`oauth_device_codes`:
+device and user codes stored only as digests, the polling interval and last poll, the user's
+decision, and when the device code was redeemed).
 
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04 18:20:00.000000
 """
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0010"
 down_revision = "0009"
@@ -15,8 +20,51 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("oauth_apps", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("allow_device", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    op.create_table(
+        "oauth_device_codes",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("device_digest", sa.String(length=64), nullable=False),
+        sa.Column("user_code_digest", sa.String(length=64), nullable=False),
+        sa.Column("app_id", sa.String(length=32), nullable=False),
+        sa.Column("scope", sa.String(length=200), nullable=False),
+        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("interval", sa.Integer(), nullable=False),
+        sa.Column("last_polled_at", sa.DateTime(), nullable=True),
+        sa.Column("user_id", sa.String(length=32), nullable=True),
+        sa.Column("approved", sa.Boolean(), nullable=True),
+        sa.Column("redeemed_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["app_id"],
+            ["oauth_apps.id"],
+            name=op.f("fk_oauth_device_codes_app_id_oauth_apps"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_oauth_device_codes_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_device_codes")),
+        sa.UniqueConstraint("device_digest", name=op.f("uq_oauth_device_codes_device_digest")),
+        sa.UniqueConstraint(
+            "user_code_digest", name=op.f("uq_oauth_device_codes_user_code_digest")
+        ),
+    )
+    with op.batch_alter_table("oauth_device_codes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_oauth_device_codes_expires_at"), ["expires_at"], unique=False
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("oauth_device_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_oauth_device_codes_expires_at"))
+    op.drop_table("oauth_device_codes")
+    with op.batch_alter_table("oauth_apps", schema=None) as batch_op:
+        batch_op.drop_column("allow_device")
