@@ -189,7 +189,7 @@ def test_c42_user_end_sessions(
         assert not is_logged_in(second)
         assert log_in(first, person.email, PASSWORD).status_code == 303  # log in again: fine
         assert is_logged_in(first)
-    assert main(["user", "end-sessions", "nobody-here@example.com"]) == 2
+    assert main(["user", "end-sessions", "nobody-here@example.com"]) == 1  # 1: not found
     assert [row.revoked_at is None for row in rows_of(db, person.id)] == [False, False, True]
 
 
