@@ -54,6 +54,11 @@ def register(subparsers: Subcommands) -> None:
     )
     p.add_argument("--require-pkce", action="store_true", help="PKCE even when confidential")
     p.add_argument(
+        "--device",
+        action="store_true",
+        help="may use the device authorization grant (RFC 8628: TVs, command lines)",
+    )
+    p.add_argument(
         "--post-logout-redirect-uri",
         action="append",
         default=[],
@@ -125,6 +130,20 @@ def register(subparsers: Subcommands) -> None:
         dest="require_pkce",
         help="PKCE optional for a confidential app (public apps always use it)",
     )
+    device = p.add_mutually_exclusive_group()
+    device.add_argument(
+        "--device",
+        action="store_true",
+        default=None,
+        dest="device",
+        help="may use the device authorization grant (RFC 8628)",
+    )
+    device.add_argument(
+        "--no-device",
+        action="store_false",
+        dest="device",
+        help="may not use the device authorization grant",
+    )
     p.add_argument("--json", action="store_true", help="print the app as a JSON object")
     p.set_defaults(handler=update)
 
@@ -166,6 +185,7 @@ def create(args: argparse.Namespace) -> int:
         silent=args.silent,
         require_pkce=args.require_pkce,
         cors_origins=args.cors_origins,
+        device=args.device,
         post_logout_redirect_uris=args.post_logout_redirect_uris,
         scopes=args.scopes or sorted(scopes.service_scopes()),
     )
@@ -201,6 +221,7 @@ def update(args: argparse.Namespace) -> int:
         silent=args.silent,
         require_pkce=args.require_pkce,
         post_logout_redirect_uris=args.post_logout_redirect_uris,
+        device=args.device,
     )
     with session() as s:
         app = apps.update(s, args.client_id, changes)
@@ -285,6 +306,7 @@ def _describe(app: OAuthApp) -> dict[str, Any]:
         "post_logout_redirect_uris": list(app.post_logout_redirect_uris or ()),
         "silent": app.allow_silent,
         "require_pkce": app.require_pkce,
+        "device": app.allow_device,
         "scopes": sorted(scopes.parse(app.allowed_scopes)),
         "created": app.created.isoformat(),
         "disabled": app.disabled_at is not None,

@@ -5,6 +5,7 @@ answers, single redemption under concurrent polls, user code rules and their rat
 from __future__ import annotations
 
 import html
+import json
 import re
 import threading
 import time
@@ -18,10 +19,11 @@ import pytest
 from sqlalchemy import update
 
 from c42.auth.oauth import device
+from c42.cli.main import main
 from c42.db import Database
 from c42.models import OAuthDeviceCode, utcnow
 from c42.ratelimit import RateLimiter
-from c42.settings import Settings
+from c42.settings import Settings, get_settings
 from tests.conftest import LiveServer
 from tests.oauth.helpers import App, Browser, bearer, csrf_of, make_app
 
@@ -249,3 +251,35 @@ def test_metadata(client: httpx.Client, settings: Settings) -> None:
     issuer = settings.issuer.rstrip("/")
     assert body["device_authorization_endpoint"] == f"{issuer}/oauth2/device_authorization/"
     assert GRANT in body["grant_types_supported"]
+
+
+def test_cli_device_flag(
+    settings: Settings,
+    service_id: str,
+    client: httpx.Client,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`c42 app create --device` opens the grant to an app; `update --no-device` closes it."""
+    monkeypatch.setenv("C42_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("C42_SECRET_KEY", settings.secret_key)
+    get_settings.cache_clear()
+
+    def cli(*args: str) -> dict[str, Any]:
+        capsys.readouterr()
+        assert main([*args, "--json"]) == 0
+        shown: dict[str, Any] = json.loads(capsys.readouterr().out)
+        return shown
+
+    try:
+        created = cli(
+            "app", "create", "--service", service_id, "--name", "CLI TV", "--public",
+            "--redirect-uri", "http://127.0.0.1/cb", "--device",
+        )  # fmt: skip
+        app = App("", created["client_id"], None, service_id, ["http://127.0.0.1/cb"])
+        assert cli("app", "show", app.client_id)["device"] is True
+        assert start(client, app).status_code == 200
+        assert cli("app", "update", app.client_id, "--no-device")["device"] is False
+        assert error_of(start(client, app)) == "unauthorized_client"
+    finally:
+        get_settings.cache_clear()
