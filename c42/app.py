@@ -30,6 +30,7 @@ from c42.resources.router import api_routers
 from c42.resources.tokens.endpoint_table import walk
 from c42.sandbox_merge import MergeAtConsent
 from c42.settings import Settings, get_settings
+from c42.web.admin import guard as admin_guard
 from c42.web.router import install_web, not_found_page, web_routers
 
 
@@ -130,6 +131,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405 and await admin_guard.hidden_from(request):
+            exc = StarletteHTTPException(404)  # SPEC §8: no console for non-staff
         if exc.status_code == 404 and (page := not_found_page(request)) is not None:
             return page  # SPEC §8: a browser gets a page
         codes = {404: errors.NotFound.code, 405: errors.MethodNotAllowed.code}

@@ -25,6 +25,7 @@ from c42.web.templating import render
 
 T = TypeVar("T")
 PAGE_CLASS = " page--admin"
+CONSOLE = "/admin/"
 
 
 async def staff_user(request: Request) -> User:
@@ -41,6 +42,20 @@ async def staff_user(request: Request) -> User:
     if user is None or not user.is_staff or not user.may_act:
         raise HTTPException(404)  # SPEC §8: the console does not exist for them
     return user
+
+
+async def hidden_from(request: Request) -> bool:
+    """Whether `request` names a console path and its caller may not see the console: then
+    even a wrong method answers the 404 of an unknown path (a 405 and its `Allow` would tell
+    the console is there)."""
+    path = request.scope["path"]
+    if path != CONSOLE.rstrip("/") and not path.startswith(CONSOLE):
+        return False
+    try:
+        await staff_user(request)
+    except HTTPException:
+        return True
+    return False
 
 
 async def read(request: Request, work: Callable[[Session], T]) -> T:
