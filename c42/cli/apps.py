@@ -59,6 +59,11 @@ def register(subparsers: Subcommands) -> None:
         help="may use the device authorization grant (RFC 8628: TVs, command lines)",
     )
     p.add_argument(
+        "--require-par",
+        action="store_true",
+        help="authorization requests only pushed first (RFC 9126 PAR)",
+    )
+    p.add_argument(
         "--post-logout-redirect-uri",
         action="append",
         default=[],
@@ -144,6 +149,20 @@ def register(subparsers: Subcommands) -> None:
         dest="device",
         help="may not use the device authorization grant",
     )
+    require_par = p.add_mutually_exclusive_group()
+    require_par.add_argument(
+        "--require-par",
+        action="store_true",
+        default=None,
+        dest="require_par",
+        help="authorization requests only pushed first (RFC 9126 PAR)",
+    )
+    require_par.add_argument(
+        "--no-require-par",
+        action="store_false",
+        dest="require_par",
+        help="plain authorization requests accepted too",
+    )
     p.add_argument("--json", action="store_true", help="print the app as a JSON object")
     p.set_defaults(handler=update)
 
@@ -186,6 +205,7 @@ def create(args: argparse.Namespace) -> int:
         require_pkce=args.require_pkce,
         cors_origins=args.cors_origins,
         device=args.device,
+        require_par=args.require_par,
         post_logout_redirect_uris=args.post_logout_redirect_uris,
         scopes=args.scopes or sorted(scopes.service_scopes()),
     )
@@ -222,6 +242,7 @@ def update(args: argparse.Namespace) -> int:
         require_pkce=args.require_pkce,
         post_logout_redirect_uris=args.post_logout_redirect_uris,
         device=args.device,
+        require_par=args.require_par,
     )
     with session() as s:
         app = apps.update(s, args.client_id, changes)
@@ -307,6 +328,7 @@ def _describe(app: OAuthApp) -> dict[str, Any]:
         "silent": app.allow_silent,
         "require_pkce": app.require_pkce,
         "device": app.allow_device,
+        "require_par": app.require_par,
         "scopes": sorted(scopes.parse(app.allowed_scopes)),
         "created": app.created.isoformat(),
         "disabled": app.disabled_at is not None,

@@ -7,6 +7,7 @@ from c42.models.oauth import (
     OAuthAuthorizationCode,
     OAuthConsent,
     OAuthDeviceCode,
+    OAuthPushedRequest,
     OAuthToken,
 )
 from c42.models.oidc import OIDCGrant, OIDCSigningKey
@@ -36,6 +37,7 @@ __all__ = [
     "OAuthAuthorizationCode",
     "OAuthConsent",
     "OAuthDeviceCode",
+    "OAuthPushedRequest",
     "OAuthToken",
     "OIDCGrant",
     "OIDCSigningKey",

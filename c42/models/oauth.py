@@ -49,6 +49,8 @@ class OAuthApp(Base):
     )
     # RFC 8628: the app may use the device authorization grant (c42 app create|update --device).
     allow_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # RFC 9126 §6: authorization requests only by request_uri (c42 app ... --require-par).
+    require_par: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OAuthAuthorizationCode(Base):
@@ -160,3 +162,18 @@ class OAuthDeviceCode(Base):
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     approved: Mapped[bool | None] = mapped_column(Boolean)
     redeemed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OAuthPushedRequest(Base):
+    """A pushed authorization request (RFC 9126 §2): the request_uri stored only as a digest;
+    single use (`used_at`, claimed by one conditional UPDATE)."""
+
+    __tablename__ = "oauth_pushed_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    uri_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
+    params: Mapped[list[list[str]]] = mapped_column(JSON)  # the request's (name, value) pairs
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from c42.auth import evictions
-from c42.auth.oauth import apps, client_auth, flow, metadata, wellformed
+from c42.auth.oauth import apps, client_auth, flow, metadata, par, wellformed
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.origins import header_origin
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse, Params
@@ -141,13 +141,22 @@ async def authorize(
     """The authorization endpoint's outcome for these parameters (query or consent form).
     `auth_time`: the browser session's login time (OpenID Connect)."""
     try:
-        oauth_request = _oauth_request(request, params, ())
+        _oauth_request(request, params, ())
     except OAuth2Error as error:  # RFC 6749 §3.1: TLS (loopback excepted)
         return flow.ErrorPage("Insecure connection", str(error.description))
-    return await _serve(
-        request,
-        lambda server: flow.authorize(server, oauth_request, user_id, decision, auth_time),
-    )
+
+    def work(server: OAuthServer) -> flow.Outcome:
+        try:
+            # RFC 9126 §4: a request_uri runs its pushed parameters (used once logged in).
+            run = par.expand(
+                server, list(params), claim=user_id is not None, sealed=decision is not None
+            )
+        except par.Refused as refused:
+            return flow.ErrorPage(refused.title, refused.message)
+        oauth_request = _oauth_request(request, run, ())
+        return flow.authorize(server, oauth_request, user_id, decision, auth_time)
+
+    return await _serve(request, work)
 
 
 async def token(request: Request, form: Pairs, origin: str | None) -> tuple[Response, bool]:
@@ -175,6 +184,17 @@ async def device_authorization(request: Request, form: Pairs) -> Response:
     """RFC 8628 §3.1."""
     response, _ = await _endpoint(
         request, form, None, lambda s, r: s.create_endpoint_response("device_authorization", r)
+    )
+    return response
+
+
+async def pushed_authorization(request: Request, form: Pairs) -> Response:
+    """RFC 9126 §2."""
+    response, _ = await _endpoint(
+        request,
+        form,
+        None,
+        lambda s, r: s.create_endpoint_response("pushed_authorization_request", r),
     )
     return response
 

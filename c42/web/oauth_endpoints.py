@@ -181,6 +181,20 @@ async def device_authorization(request: Request) -> Response:
     return await adapter.device_authorization(request, form)
 
 
+@router.post(metadata.PAR_PATH)
+@router.post(metadata.PAR_PATH.rstrip("/"))
+async def pushed_authorization(request: Request) -> Response:
+    """RFC 9126 §2: client authentication and rate limits as at the token endpoint."""
+    try:
+        form = await adapter.read_form(request)
+    except adapter.BadForm as exc:
+        return adapter.bad_form(exc)
+    limited = await _rate_limited(request, adapter.client_id_of(request, form))
+    if limited is not None:
+        return limited
+    return await adapter.pushed_authorization(request, form)
+
+
 def _with_cors(response: Response, origin: str | None) -> Response:
     """Readable by `origin` (one origin, never `*`); preflights are answered in c42.cors."""
     response.headers.append("Vary", "Origin")

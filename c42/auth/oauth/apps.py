@@ -46,6 +46,7 @@ class AppRow(NamedTuple):
     disabled_at: datetime | None
     post_logout_redirect_uris: list[str]
     allow_device: bool
+    require_par: bool
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class AppSpec:
     post_logout_redirect_uris: Sequence[str] = field(default_factory=tuple)
     scopes: Sequence[str] = field(default_factory=lambda: sorted(scope_registry.service_scopes()))
     device: bool = False  # RFC 8628: may use the device authorization grant
+    require_par: bool = False  # RFC 9126 §6: authorization requests only by request_uri
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ def create(
         cors_origins=origins.normal_origins(spec.cors_origins),
         post_logout_redirect_uris=list(spec.post_logout_redirect_uris),
         allow_device=spec.device,
+        require_par=spec.require_par,
     )
     session.add(app)
     session.flush()
@@ -178,6 +181,7 @@ class AppChanges:
     require_pkce: bool | None = None
     post_logout_redirect_uris: Sequence[str] | None = None
     device: bool | None = None
+    require_par: bool | None = None
 
 
 def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
@@ -201,9 +205,11 @@ def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
         ),
         scopes=sorted(scope_registry.parse(app.allowed_scopes)),
         device=app.allow_device if changes.device is None else changes.device,
+        require_par=app.require_par if changes.require_par is None else changes.require_par,
     )
     check(spec)
     app.allow_device = spec.device
+    app.require_par = spec.require_par
     app.name = spec.name.strip()
     app.redirect_uris = list(spec.redirect_uris)
     app.cors_origins = origins.normal_origins(spec.cors_origins)

@@ -34,6 +34,7 @@ REVOCATION_PATH = "/oauth2/revoke/"
 INTROSPECTION_PATH = "/oauth2/introspect/"
 DOCUMENTATION_PATH = "/api/docs"
 DEVICE_AUTHORIZATION_PATH = "/oauth2/device_authorization/"
+PAR_PATH = "/oauth2/par/"
 
 # The path of each Authlib endpoint by its ENDPOINT_NAME: registered, it is published as
 # "<name>_endpoint" (RFC 8414 §2, RFC 8628 §4, RFC 9126 §5 follow that pattern).
@@ -41,6 +42,7 @@ ENDPOINT_PATHS = {
     "revocation": REVOCATION_PATH,
     "introspection": INTROSPECTION_PATH,
     "device_authorization": DEVICE_AUTHORIZATION_PATH,  # RFC 8628 §4
+    "pushed_authorization_request": PAR_PATH,  # RFC 9126 §5
 }
 # RFC 8414 §2 names the client authentication methods of these endpoints.
 _AUTH_METHODS_PUBLISHED = ("revocation", "introspection")
@@ -77,6 +79,9 @@ def authorization_server(config: OAuthConfig) -> dict[str, Any]:
             "service_documentation": issuer + DOCUMENTATION_PATH,
         }
     )
+    if "pushed_authorization_request" in endpoint_names(server):
+        # RFC 9126 §5: not for every app; an app flagged require_par is refused without it.
+        metadata["require_pushed_authorization_requests"] = False
     return metadata
 
 

@@ -29,6 +29,7 @@ from c42.auth.oauth.device import DeviceAuthorization, DeviceGrant
 from c42.auth.oauth.endpoints import Introspection, Revocation
 from c42.auth.oauth.grants import PKCE, AuthorizationCodeGrant, RefreshTokenGrant
 from c42.auth.oauth.models import Client, Token, TokenKind
+from c42.auth.oauth.par import PushedAuthorization
 from c42.auth.oauth.requests import OAuthRequest, OAuthResponse
 from c42.auth.oauth.wellformed import AcceptedText, describable
 from c42.auth.oidc.id_tokens import IDTokens
@@ -70,6 +71,7 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
         self.register_endpoint(DeviceAuthorization)
+        self.register_endpoint(PushedAuthorization)  # RFC 9126
         self.issuer_parameter = _Issuer(config.issuer)  # RFC 9207 §2: `iss` on every response
         self.register_extension(self.issuer_parameter)
 
