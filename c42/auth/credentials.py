@@ -51,18 +51,24 @@ def live_action_tokens(session: Session, user_id: str) -> list[ActionToken]:
     return rows
 
 
-def revoke_user_token(session: Session, token_id: str) -> str:
-    """Revoke a live User Token by id; returns the eviction message. NotFound otherwise."""
+def revoke_user_token(session: Session, token_id: str, *, of_user: str | None = None) -> str:
+    """Revoke a live User Token by id (of `of_user`, when given); returns the eviction
+    message. NotFound otherwise."""
     owner = session.scalar(select(UserToken.user_id).where(UserToken.id == token_id))
+    if of_user is not None and owner != of_user:
+        owner = None  # another user's token: not found here
     digest = user_tokens.revoke(session, owner, token_id) if owner else None
     if digest is None:
         raise NotFound(f"No live User Token with id {token_id}.")
     return evictions.key(CredentialKind.USER_TOKEN, digest)
 
 
-def revoke_action_token(session: Session, token_id: str) -> str:
-    """Revoke a live Action Token by id; returns the eviction message. NotFound otherwise."""
-    holder = session.scalar(select(ActionToken.user_id).where(ActionToken.id == token_id))
+def revoke_action_token(session: Session, token_id: str, *, of_user: str | None = None) -> str:
+    """Revoke a live Action Token by id (one `of_user` holds or created, when given); returns
+    the eviction message. NotFound otherwise."""
+    holder = of_user or session.scalar(
+        select(ActionToken.user_id).where(ActionToken.id == token_id)
+    )
     digest = action_tokens.revoke(session, holder, token_id) if holder else None
     if digest is None:
         raise NotFound(f"No live Action Token with id {token_id}.")

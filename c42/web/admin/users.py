@@ -126,10 +126,11 @@ async def revoke_credential(request: Request, user_id: str, kind: str, item_id: 
 
     def work(session: Session) -> list[str]:
         user = _user_or_404(session, user_id)
+        # Only a credential of the user whose page this is (a crafted or stale form).
         if kind == "user-tokens":
-            return [credentials.revoke_user_token(session, item_id)]
+            return [credentials.revoke_user_token(session, item_id, of_user=user.id)]
         if kind == "action-tokens":
-            return [credentials.revoke_action_token(session, item_id)]
+            return [credentials.revoke_action_token(session, item_id, of_user=user.id)]
         digests = consents.disconnect(session, item_id, user.id)
         audit.record(
             session,
