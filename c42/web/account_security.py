@@ -54,6 +54,13 @@ def describe(row: Any) -> str:
     return text
 
 
+def _own_origin(row: Any, user_id: str) -> bool:
+    """Whether the record's IP and user agent are the user's to see: a change they made, or
+    one nobody is named for (a failed login against the account). Another person's change
+    (a staff user's console action, another user's Action Token) keeps its origin from them."""
+    return row.actor_id is None or row.actor_id == user_id
+
+
 @router.get(SECURITY_PATH)
 async def security_page(request: Request) -> Response:
     user_id = await current_user_id_async(request)
@@ -70,8 +77,8 @@ async def security_page(request: Request) -> Response:
                 "time": row.time.strftime("%Y-%m-%d %H:%M UTC"),
                 "what": describe(row),
                 "app": row.client_id or "",
-                "ip": row.ip or "",
-                "agent": row.user_agent or "",
+                "ip": (row.ip or "") if _own_origin(row, user_id) else "",
+                "agent": (row.user_agent or "") if _own_origin(row, user_id) else "",
             }
             for row in rows
         ]
