@@ -62,6 +62,8 @@ from c42.models import (
     AuditEvent,
     BrowserSession,
     OAuthAuthorizationCode,
+    OAuthDeviceCode,
+    OAuthPushedRequest,
     OAuthToken,
     OIDCGrant,
     UserToken,
@@ -79,6 +81,8 @@ _action_tokens = ActionToken.__table__
 _sessions = BrowserSession.__table__
 _audit = AuditEvent.__table__
 _oidc_grants = OIDCGrant.__table__
+_device_codes = OAuthDeviceCode.__table__
+_pushed = OAuthPushedRequest.__table__
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,13 @@ def _access_ended(cutoff: datetime) -> ColumnElement[bool]:
 KINDS: dict[str, list[Rule]] = {
     "authorization_codes": [
         Rule(_codes, lambda c: _codes.c.expires_at < c),
+    ],
+    # RFC 8628 device codes and RFC 9126 pushed requests (migration 0010's expires_at indexes)
+    "device_codes": [
+        Rule(_device_codes, lambda c: _device_codes.c.expires_at < c),
+    ],
+    "pushed_requests": [
+        Rule(_pushed, lambda c: _pushed.c.expires_at < c),
     ],
     "oauth_tokens": [
         # ix_oauth_tokens_refresh_expires_at_access_expires_at

@@ -18,10 +18,12 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from c42.auth import secrets
 from c42.auth.oauth import device
 from c42.cli.main import main
 from c42.db import Database
 from c42.models import OAuthDeviceCode, utcnow
+from c42.ops import purge
 from c42.ratelimit import RateLimiter
 from c42.settings import Settings, get_settings
 from tests.conftest import LiveServer
@@ -283,3 +285,22 @@ def test_cli_device_flag(
         assert error_of(start(client, app)) == "unauthorized_client"
     finally:
         get_settings.cache_clear()
+
+
+def test_purge_deletes_long_expired_device_codes(
+    client: httpx.Client, tv_app: App, db: Database
+) -> None:
+    old, fresh = started(client, tv_app), started(client, tv_app)
+    with db.session() as session:
+        session.execute(
+            update(OAuthDeviceCode)
+            .where(OAuthDeviceCode.device_digest == secrets.digest(old["device_code"]))
+            .values(expires_at=utcnow() - timedelta(days=31))
+        )
+    report = purge.purge(db, 30, dry_run=True)
+    assert report.counts["device_codes"] >= 1
+    purge.purge(db, 30)
+    with db.session(write=False) as session:
+        left = {row.device_digest for row in session.query(OAuthDeviceCode).all()}
+    assert secrets.digest(old["device_code"]) not in left
+    assert secrets.digest(fresh["device_code"]) in left

@@ -55,8 +55,9 @@ TABLES: dict[str, Table] = {
     "action_tokens": ActionToken.__table__,  # type: ignore[dict-item]
     "browser_sessions": BrowserSession.__table__,  # type: ignore[dict-item]
 }
-# Kinds the seed has none of (oidc_grants: tests/oidc/test_purge_grants.py).
-UNSEEDED = {"oidc_grants": 0, "audit_events": 0}
+# Kinds the seed has none of (oidc_grants: tests/oidc/test_purge_grants.py; device codes and
+# pushed requests: tests/oauth/test_rfc8628_device.py, test_rfc9126_par.py).
+UNSEEDED = {"oidc_grants": 0, "audit_events": 0, "device_codes": 0, "pushed_requests": 0}
 
 
 @dataclass
