@@ -10,7 +10,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from c42 import audit, outage
+from c42 import asgi_body, audit, outage
 from c42.errors import (
     APIError,
     InvalidRequest,
@@ -62,7 +62,7 @@ class APIMiddleware:
                 # Chunked (no Content-Length): read the bounded body here, so that its size
                 # and media type are checked like a sized one's, then hand it on.
                 body, problem = await self._read_unsized(receive, headers)
-                receive = _replay(body, receive)
+                receive = asgi_body.replay(body, receive)
             if problem is not None:
                 await send_error(send, *problem)
                 return
@@ -141,20 +141,6 @@ _UNSUPPORTED = _answer(UnsupportedMediaType())
 def _is_json(headers: dict[bytes, bytes]) -> bool:
     content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     return content_type == b"application/json"
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive channel that yields the already-read body once, then the real channel."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def send_error(send: Send, status: int, code: str, message: str) -> None:

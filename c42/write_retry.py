@@ -24,7 +24,7 @@ import random
 from sqlalchemy import exc as sa
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from c42 import errors
+from c42 import asgi_body, errors
 from c42.logs import get_logger
 
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "23505"})
@@ -76,7 +76,7 @@ class WriteRetryMiddleware:
                 await send(message)
 
             try:
-                await self.app(scope, _replay(body, receive), watch)
+                await self.app(scope, asgi_body.replay(body, receive), watch)
                 return
             except Exception as exc:
                 if started or not lost_race(exc):
@@ -99,17 +99,3 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The buffered body once, then the real channel (a disconnect)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
