@@ -7,6 +7,7 @@ browser side (session, CSRF, pages), rate limits and CORS.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -129,10 +130,9 @@ async def _consent_page(request: Request, prompt: ConsentPrompt) -> Response:
 @router.post(metadata.TOKEN_PATH.rstrip("/"))
 async def token(request: Request) -> Response:
     origin = header_origin(request.headers.get("origin"))
-    try:
-        form = await adapter.read_form(request)
-    except adapter.BadForm as exc:
-        return adapter.bad_form(exc)
+    form = await _read_form(request)
+    if isinstance(form, Response):
+        return form
     limited = await _rate_limited(request, adapter.client_id_of(request, form))
     if limited is not None:
         # Readable by any registered origin, so that a page can honour Retry-After.
@@ -149,10 +149,9 @@ async def token(request: Request) -> Response:
 @router.post(metadata.REVOCATION_PATH.rstrip("/"))
 async def revoke(request: Request) -> Response:
     origin = header_origin(request.headers.get("origin"))
-    try:
-        form = await adapter.read_form(request)
-    except adapter.BadForm as exc:
-        return adapter.bad_form(exc)
+    form = await _read_form(request)
+    if isinstance(form, Response):
+        return form
     response, readable = await adapter.revoke(request, form, origin)
     return _with_cors(response, origin if readable else None)
 
@@ -160,10 +159,9 @@ async def revoke(request: Request) -> Response:
 @router.post(metadata.INTROSPECTION_PATH)
 @router.post(metadata.INTROSPECTION_PATH.rstrip("/"))
 async def introspect(request: Request) -> Response:
-    try:
-        form = await adapter.read_form(request)
-    except adapter.BadForm as exc:
-        return adapter.bad_form(exc)
+    form = await _read_form(request)
+    if isinstance(form, Response):
+        return form
     return await adapter.introspect(request, form)
 
 
@@ -171,28 +169,35 @@ async def introspect(request: Request) -> Response:
 @router.post(metadata.DEVICE_AUTHORIZATION_PATH.rstrip("/"))
 async def device_authorization(request: Request) -> Response:
     """RFC 8628 §3.1: rate limited like the token endpoint (the device then polls it)."""
-    try:
-        form = await adapter.read_form(request)
-    except adapter.BadForm as exc:
-        return adapter.bad_form(exc)
-    limited = await _rate_limited(request, adapter.client_id_of(request, form))
-    if limited is not None:
-        return limited
-    return await adapter.device_authorization(request, form)
+    return await _limited_form_call(request, adapter.device_authorization)
 
 
 @router.post(metadata.PAR_PATH)
 @router.post(metadata.PAR_PATH.rstrip("/"))
 async def pushed_authorization(request: Request) -> Response:
     """RFC 9126 §2: client authentication and rate limits as at the token endpoint."""
+    return await _limited_form_call(request, adapter.pushed_authorization)
+
+
+async def _read_form(request: Request) -> list[tuple[str, str]] | Response:
+    """The endpoint's form fields, or the error answer to a malformed body."""
     try:
-        form = await adapter.read_form(request)
+        return await adapter.read_form(request)
     except adapter.BadForm as exc:
         return adapter.bad_form(exc)
+
+
+async def _limited_form_call(
+    request: Request, call: Callable[[Request, adapter.Pairs], Awaitable[Response]]
+) -> Response:
+    """Read the form, rate limit as at the token endpoint (SPEC §6), then `call` it."""
+    form = await _read_form(request)
+    if isinstance(form, Response):
+        return form
     limited = await _rate_limited(request, adapter.client_id_of(request, form))
     if limited is not None:
         return limited
-    return await adapter.pushed_authorization(request, form)
+    return await call(request, form)
 
 
 def _with_cors(response: Response, origin: str | None) -> Response:
