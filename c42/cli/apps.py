@@ -12,6 +12,7 @@ from c42.auth.oauth import apps
 from c42.cli.output import (
     Subcommands,
     add_json,
+    add_switch,
     audit_action,
     emit,
     emit_rows,
@@ -110,58 +111,33 @@ def register(subparsers: Subcommands) -> None:
     origins.add_argument(
         "--no-origins", action="store_true", help="remove every web origin (no more CORS)"
     )
-    silent = p.add_mutually_exclusive_group()
-    silent.add_argument(
+    add_switch(
+        p,
         "--silent",
-        action="store_true",
-        default=None,
-        dest="silent",
-        help="may use silent OAuth (confidential apps)",
+        "--no-silent",
+        "may use silent OAuth (confidential apps)",
+        "may not use silent OAuth",
     )
-    silent.add_argument(
-        "--no-silent", action="store_false", dest="silent", help="may not use silent OAuth"
-    )
-    pkce = p.add_mutually_exclusive_group()
-    pkce.add_argument(
+    add_switch(
+        p,
         "--require-pkce",
-        action="store_true",
-        default=None,
-        dest="require_pkce",
-        help="require PKCE even from a confidential app",
-    )
-    pkce.add_argument(
         "--no-require-pkce",
-        action="store_false",
-        dest="require_pkce",
-        help="PKCE optional for a confidential app (public apps always use it)",
+        "require PKCE even from a confidential app",
+        "PKCE optional for a confidential app (public apps always use it)",
     )
-    device = p.add_mutually_exclusive_group()
-    device.add_argument(
+    add_switch(
+        p,
         "--device",
-        action="store_true",
-        default=None,
-        dest="device",
-        help="may use the device authorization grant (RFC 8628)",
-    )
-    device.add_argument(
         "--no-device",
-        action="store_false",
-        dest="device",
-        help="may not use the device authorization grant",
+        "may use the device authorization grant (RFC 8628)",
+        "may not use the device authorization grant",
     )
-    require_par = p.add_mutually_exclusive_group()
-    require_par.add_argument(
+    add_switch(
+        p,
         "--require-par",
-        action="store_true",
-        default=None,
-        dest="require_par",
-        help="authorization requests only pushed first (RFC 9126 PAR)",
-    )
-    require_par.add_argument(
         "--no-require-par",
-        action="store_false",
-        dest="require_par",
-        help="plain authorization requests accepted too",
+        "authorization requests only pushed first (RFC 9126 PAR)",
+        "plain authorization requests accepted too",
     )
     p.add_argument("--json", action="store_true", help="print the app as a JSON object")
     p.set_defaults(handler=update)

@@ -33,6 +33,16 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
+def add_switch(
+    parser: argparse.ArgumentParser, flag: str, off_flag: str, on_help: str, off_help: str
+) -> None:
+    """`--x` / `--no-x`: True, False, or None (left as it is) in `args.<x>`."""
+    dest = flag.removeprefix("--").replace("-", "_")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(flag, action="store_true", default=None, dest=dest, help=on_help)
+    group.add_argument(off_flag, action="store_false", dest=dest, help=off_help)
+
+
 def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
     if as_json:
         print(json.dumps(data, indent=2, default=str))
