@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sqlalchemy import select
-
 from c42 import accounts
 from c42.auth import credentials
 from c42.auth.action_tokens import issuing
@@ -20,10 +18,9 @@ from c42.cli.output import (
     CommandError,
     Subcommands,
     add_json,
-    audit_action,
     emit,
     emit_rows,
-    publish_evictions,
+    revoke_token,
     session,
 )
 from c42.models import ActionToken
@@ -153,11 +150,10 @@ def list_tokens(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
-    with session() as s:
-        eviction = credentials.revoke_action_token(s, args.token_id)
-        holder = s.scalar(select(ActionToken.user_id).where(ActionToken.id == args.token_id))
-        audit_action(s, "admin.action_token_revoke", user_id=holder, credential_id=args.token_id)
-    publish_evictions(eviction)  # committed: refused everywhere from now on
-    text = f"revoked Action Token {args.token_id}"
-    emit({"id": args.token_id, "revoked": True}, args.json, text)
-    return 0
+    return revoke_token(
+        args,
+        credentials.revoke_action_token,
+        ActionToken,
+        "admin.action_token_revoke",
+        "Action Token",
+    )

@@ -7,15 +7,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from c42 import audit
 from c42.auth.evictions import EvictionBus
 from c42.db import Database
+from c42.models import ActionToken, UserToken
 from c42.settings import get_settings
 
 USAGE_ERROR = 2  # the command line itself is wrong (argparse's own code for usage errors)
@@ -83,6 +85,24 @@ def _cell(value: Any) -> str:
 def publish_evictions(*messages: str) -> None:
     """After a committed change: every serving process drops what it cached (SPEC §7)."""
     EvictionBus(get_settings().redis_url).publish(*messages)
+
+
+def revoke_token(
+    args: argparse.Namespace,
+    revoke: Callable[[Session, str], str],
+    model: type[UserToken] | type[ActionToken],
+    audit_type: str,
+    label: str,
+) -> int:
+    """`c42 token|action-token revoke ID`: revoke, record the operator's action with the
+    holder, and evict everywhere once committed."""
+    with session() as s:
+        eviction = revoke(s, args.token_id)
+        holder = s.scalar(select(model.user_id).where(model.id == args.token_id))
+        audit_action(s, audit_type, user_id=holder, credential_id=args.token_id)
+    publish_evictions(eviction)  # committed: refused everywhere from now on
+    emit({"id": args.token_id, "revoked": True}, args.json, f"revoked {label} {args.token_id}")
+    return 0
 
 
 @contextmanager

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import select
-
 from c42 import accounts
 from c42.auth import credentials
 from c42.auth.user_tokens import repository as user_tokens
@@ -13,10 +11,9 @@ from c42.cli.output import (
     CommandError,
     Subcommands,
     add_json,
-    audit_action,
     emit,
     emit_rows,
-    publish_evictions,
+    revoke_token,
     session,
 )
 from c42.models import UserToken
@@ -85,10 +82,6 @@ def list_tokens(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
-    with session() as s:
-        eviction = credentials.revoke_user_token(s, args.token_id)
-        owner = s.scalar(select(UserToken.user_id).where(UserToken.id == args.token_id))
-        audit_action(s, "admin.user_token_revoke", user_id=owner, credential_id=args.token_id)
-    publish_evictions(eviction)  # committed: refused everywhere from now on
-    emit({"id": args.token_id, "revoked": True}, args.json, f"revoked User Token {args.token_id}")
-    return 0
+    return revoke_token(
+        args, credentials.revoke_user_token, UserToken, "admin.user_token_revoke", "User Token"
+    )
