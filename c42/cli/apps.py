@@ -222,17 +222,7 @@ def update(args: argparse.Namespace) -> int:
     )
     with session() as s:
         app = apps.update(s, args.client_id, changes)
-        audit_action(
-            s,
-            "admin.app_update",
-            client_id=app.client_id,
-            service_id=app.service_id,
-            name=app.name,
-            redirect_uris=app.redirect_uris,
-            origins=app.cors_origins,
-            silent=app.allow_silent,
-            require_pkce=app.require_pkce,
-        )
+        audit_action(s, "admin.app_update", **apps.update_record(app))
         data = _describe(app)
     publish_evictions(evictions.apps())  # origins of cached tokens, CORS: everywhere at once
     emit(data, args.json, _text(data))

@@ -220,6 +220,20 @@ def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
     return app
 
 
+def update_record(app: OAuthApp) -> dict[str, Any]:
+    """What an `admin.app_update` audit record says of the app after the change (SPEC §8),
+    from the console and the CLI alike."""
+    return {
+        "client_id": app.client_id,
+        "service_id": app.service_id,
+        "name": app.name,
+        "redirect_uris": app.redirect_uris,
+        "origins": app.cors_origins,
+        "silent": app.allow_silent,
+        "require_pkce": app.require_pkce,
+    }
+
+
 def set_disabled(session: Session, client_id: str, disabled: bool) -> OAuthApp:
     """Disable (or enable again) an app. Its tokens are refused and its origins dropped by
     every process within the credential cache time; nothing is deleted, so enabling it

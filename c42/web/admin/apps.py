@@ -165,17 +165,7 @@ async def update_app(request: Request, client_id: str) -> Response:
 
     def work(session: Session) -> None:
         app = apps.update(session, client_id, changes)
-        audit.record(
-            session,
-            "admin.app_update",
-            client_id=app.client_id,
-            service_id=app.service_id,
-            name=app.name,
-            redirect_uris=app.redirect_uris,
-            origins=app.cors_origins,
-            silent=app.allow_silent,
-            require_pkce=app.require_pkce,
-        )
+        audit.record(session, "admin.app_update", **apps.update_record(app))
 
     try:
         await act(request, staff, work)
