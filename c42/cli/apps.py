@@ -15,7 +15,7 @@ from c42.cli.output import (
     add_switch,
     audit_action,
     emit,
-    emit_rows,
+    emit_query,
     publish_evictions,
     session,
 )
@@ -262,11 +262,8 @@ def list_apps(args: argparse.Namespace) -> int:
     query = select(OAuthApp).order_by(OAuthApp.service_id, OAuthApp.name, OAuthApp.client_id)
     if args.service is not None:
         query = query.where(OAuthApp.service_id == args.service)
-    with session() as s:
-        rows = [_describe(app) for app in s.scalars(query)]
     columns = ("client_id", "name", "service_id", "public", "disabled")
-    emit_rows(rows, args.json, columns, "no apps")
-    return 0
+    return emit_query(args, query, _describe, columns, "no apps")
 
 
 def rotate_secret(args: argparse.Namespace) -> int:

@@ -9,9 +9,9 @@ import getpass
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from c42 import audit
@@ -25,6 +25,7 @@ FAILED = 1  # a well-formed command that could not be done (not found, exists, r
 JSON_HELP = "print JSON for machines instead of text"
 # What `c42 <command>` parsers are added to; each command module's register() takes it.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Row = TypeVar("Row")
 
 
 class CommandError(Exception):
@@ -70,6 +71,20 @@ def emit_rows(
                 value.ljust(width) for value, width in zip(line, widths, strict=True)
             ).rstrip()
         )
+
+
+def emit_query(
+    args: argparse.Namespace,
+    query: Select[Row],
+    describe: Callable[[Row], dict[str, Any]],
+    columns: Sequence[str],
+    empty: str,
+) -> int:
+    """`c42 <thing> list`: the rows `query` selects, each described, as emit_rows prints."""
+    with session() as s:
+        rows = [describe(row) for row in s.scalars(query)]
+    emit_rows(rows, args.json, columns, empty)
+    return 0
 
 
 def _cell(value: Any) -> str:

@@ -14,7 +14,7 @@ from c42.cli.output import (
     add_json,
     audit_action,
     emit,
-    emit_rows,
+    emit_query,
     publish_evictions,
     session,
 )
@@ -107,11 +107,8 @@ def list_users(args: argparse.Namespace) -> int:
         needle = args.email_contains.strip().lower()
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(User.email).like(f"%{escaped}%", escape="\\"))
-    with session() as s:
-        rows = [describe(user) for user in s.scalars(query)]
     columns = ("email", "id", "is_active", "is_staff", "created")
-    emit_rows(rows, args.json, columns, "no users")
-    return 0
+    return emit_query(args, query, describe, columns, "no users")
 
 
 def show(args: argparse.Namespace) -> int:
