@@ -60,14 +60,7 @@ def create(
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session,
-        audit.Types.CREDENTIAL_ISSUED,
-        user_id=user_id,
-        actor_id=user_id,
-        credential_id=row.id,
-        kind="user_token",
-    )
+    _record(session, audit.Types.CREDENTIAL_ISSUED, row)
     return CreatedToken(row.id, secret, row.name, row.created, row.expires_at)
 
 
@@ -94,12 +87,17 @@ def revoke(session: Session, user_id: str, token_id: str) -> str | None:
         return None
     row.revoked_at = utcnow()
     session.flush()
+    _record(session, audit.Types.CREDENTIAL_REVOKED, row)
+    return row.digest
+
+
+def _record(session: Session, type: str, row: UserToken) -> None:
+    """The audit record of a user's own change to one of their User Tokens (SPEC §8)."""
     audit.record(
         session,
-        audit.Types.CREDENTIAL_REVOKED,
-        user_id=user_id,
-        actor_id=user_id,
+        type,
+        user_id=row.user_id,
+        actor_id=row.user_id,
         credential_id=row.id,
         kind="user_token",
     )
-    return row.digest
