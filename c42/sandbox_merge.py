@@ -200,16 +200,7 @@ def move_events(session: Session, sb: str, real: str, token: int) -> int:
     session.execute(  # in id order, as refreshes lock them (c42.access.readable)
         select(_events.c.id).where(condition).order_by(_events.c.id).with_for_update(key_share=True)
     )
-    return _rowcount(
-        session.execute(
-            update(_events)
-            .where(condition)
-            .values(
-                creator_id=case((_events.c.creator_id == sb, real), else_=_events.c.creator_id),
-                sync_token=token,
-            )
-        )
-    )
+    return _move_created(session, _events, condition, sb, real, token)
 
 
 def _mine(sb: str) -> Any:
@@ -222,16 +213,7 @@ def _mine(sb: str) -> Any:
 
 def move_calendars(session: Session, sb: str, real: str, token: int) -> int:
     condition = _mine(sb)
-    return _rowcount(
-        session.execute(
-            update(_cals)
-            .where(condition)
-            .values(
-                creator_id=case((_cals.c.creator_id == sb, real), else_=_cals.c.creator_id),
-                sync_token=token,
-            )
-        )
-    )
+    return _move_created(session, _cals, condition, sb, real, token)
 
 
 def move_subscriptions(
@@ -308,6 +290,23 @@ def close(session: Session, sandbox: User) -> None:
     )
     sandbox.closed_at = now  # the partial unique index frees (address, service) for a new one
     session.flush()
+
+
+def _move_created(
+    session: Session, table: Any, condition: Any, sb: str, real: str, token: int
+) -> int:
+    """Rows matching `condition`: the sandbox's creations become the real user's, and every
+    one gets the merge's sync token. Returns how many rows changed."""
+    return _rowcount(
+        session.execute(
+            update(table)
+            .where(condition)
+            .values(
+                creator_id=case((table.c.creator_id == sb, real), else_=table.c.creator_id),
+                sync_token=token,
+            )
+        )
+    )
 
 
 def _rowcount(result: Any) -> int:
