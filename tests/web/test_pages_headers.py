@@ -33,6 +33,7 @@ NOT_PAGES = {
     "/metrics": "Prometheus text format (tests/ops/test_metrics.py)",
     "/.well-known/oauth-authorization-server": "JSON (RFC 8414)",
     "/.well-known/openid-configuration": "JSON (OpenID Connect Discovery)",
+    "/.well-known/oauth-protected-resource": "JSON (RFC 9728)",
     "/oauth2/jwks/": "JSON (RFC 7517 JWK Set)",
     "/oauth2/jwks": "JSON (RFC 7517 JWK Set)",
     "/oauth2/userinfo/": "JSON (OIDC Core §5.3 UserInfo; a 401 without a token)",
@@ -70,6 +71,7 @@ class Visit:
 
     url: str
     logged_in: bool = False
+    staff: bool = False  # logged in as a staff user (the admin console)
     status: int = 200
     form_action: str | None = SELF_ONLY
 
@@ -119,6 +121,26 @@ PAGE_VISITS: dict[str, list[Visit]] = {
         Visit("/oauth2/logout/?post_logout_redirect_uri={redirect_uri}", status=400),
     ],
     "/oauth2/logout": [Visit("/oauth2/logout", logged_in=True)],
+    "/": [Visit("/"), Visit("/", logged_in=True)],
+    "/accounts/security/": [
+        Visit("/accounts/security/", logged_in=True),
+        Visit("/accounts/security/", status=302),
+    ],
+    "/device/": [Visit("/device/", status=302), Visit("/device/", logged_in=True)],
+    "/device": [Visit("/device", logged_in=True)],
+    # The admin console: staff only; everyone else gets the app's HTML 404 page.
+    "/admin/": [
+        Visit("/admin/", staff=True),
+        Visit("/admin/?q=user", staff=True),
+        Visit("/admin/", status=404),
+        Visit("/admin/", logged_in=True, status=404),
+    ],
+    "/admin/users/{user_id}/": [Visit("/admin/users/{user_id}/", staff=True)],
+    "/admin/services/": [Visit("/admin/services/", staff=True)],
+    "/admin/services/{service_id}/": [Visit("/admin/services/{service_id}/", staff=True)],
+    "/admin/apps/": [Visit("/admin/apps/", staff=True)],
+    "/admin/apps/{client_id}/": [Visit("/admin/apps/{client_id}/", staff=True)],
+    "/admin/audit/": [Visit("/admin/audit/", staff=True)],
 }
 
 
@@ -169,14 +191,28 @@ def logged_in(server: LiveServer, factory: Factory) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
+def staff_browser(server: LiveServer, factory: Factory) -> Iterator[httpx.Client]:
+    person = factory.user(password=PASSWORD, staff=True)
+    with browser(server.url) as client:
+        assert log_in(client, person.email, PASSWORD).status_code == 303
+        yield client
+
+
+@pytest.fixture
 def authorize_values(db: Database, settings: Settings, factory: Factory) -> dict[str, str]:
-    app = make_app(db, settings, factory.service("Headers"), redirect_uris=[WEB_REDIRECT])
+    service_id = factory.service("Headers")
+    app = make_app(db, settings, service_id, redirect_uris=[WEB_REDIRECT])
     assert WEB_REDIRECT.startswith(CLIENT_ORIGIN + "/")
-    return {"client_id": app.client_id, "redirect_uri": quote(WEB_REDIRECT, safe="")}
+    return {
+        "client_id": app.client_id,
+        "redirect_uri": quote(WEB_REDIRECT, safe=""),
+        "service_id": service_id,
+        "user_id": factory.user().id,
+    }
 
 
 def _visit_id(visit: Visit) -> str:
-    who = "user" if visit.logged_in else "anonymous"
+    who = "staff" if visit.staff else "user" if visit.logged_in else "anonymous"
     return f"{visit.url.split('?')[0]}-{who}-{visit.status}"
 
 
@@ -189,9 +225,10 @@ def test_every_page_carries_the_whole_header_set(
     visit: Visit,
     web: httpx.Client,
     logged_in: httpx.Client,
+    staff_browser: httpx.Client,
     authorize_values: dict[str, str],
 ) -> None:
-    client = logged_in if visit.logged_in else web
+    client = staff_browser if visit.staff else logged_in if visit.logged_in else web
     response = client.get(visit.url.format(**authorize_values))
     assert response.status_code == visit.status, response.text
     if visit.status in (302, 303):
