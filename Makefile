@@ -45,6 +45,7 @@ nginx-deps:
 # the npm registry into var/node_modules (skipped, with the tests, when npm is unavailable).
 OPENID_CLIENT_VERSION := 6.8.9
 node-deps:
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq npm >/dev/null 2>&1) || true
 	@test -d var/node_modules/openid-client || (command -v npm >/dev/null 2>&1 && mkdir -p var && npm install --prefix var --no-save --no-audit --no-fund --silent openid-client@$(OPENID_CLIENT_VERSION) >/dev/null) || echo "npm unavailable: the openid-client tests will be skipped"
 
 test: $(STAMP_DEV) browser-deps nginx-deps node-deps
