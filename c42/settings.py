@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     0 turns it off. Kept short because within it a stolen just-rotated token is honoured too:
     5 s covers requests sent together (they reach the server within milliseconds, a second
     under load); Hydra and django-oauth-toolkit default to 0, Cognito allows up to 60 s."""
+    # RFC 9449 §8, §9: every DPoP proof must carry a current server nonce (`DPoP-Nonce`); a
+    # proof that sends one is always checked. Off by default: one more round trip per client.
+    dpop_require_nonce: bool = False
     allow_query_access_token: bool = True  # C42 compat; RFC 6750 §2.3 discourages it
 
     token_cache_seconds: float = Field(1.0, ge=0, le=1.0)  # revocation visible within this time

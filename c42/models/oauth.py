@@ -51,6 +51,8 @@ class OAuthApp(Base):
     allow_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # RFC 9126 §6: authorization requests only by request_uri (c42 app ... --require-par).
     require_par: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # RFC 9449: tokens only with a DPoP proof, always bound (c42 app ... --require-dpop).
+    require_dpop: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OAuthAuthorizationCode(Base):
@@ -71,6 +73,9 @@ class OAuthAuthorizationCode(Base):
     # OpenID Connect: what the code's id_token says of the request and the login (SPEC §10).
     nonce: Mapped[str | None] = mapped_column(String(500))
     auth_time: Mapped[datetime | None] = mapped_column(DateTime)
+    # RFC 9449 §10: the authorization request's dpop_jkt; the code is redeemed only with a
+    # proof by that key.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class OAuthToken(Base):
@@ -94,6 +99,9 @@ class OAuthToken(Base):
     refresh_revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime)  # refresh token was used
     last_used: Mapped[datetime | None] = mapped_column(DateTime)  # access token, to the minute
+    # RFC 9449 §6: the access token is bound to this key (RFC 7638 thumbprint); so is a public
+    # app's refresh token of the same row (§5). None: a Bearer token.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         # Live refresh tokens per user (the limits of SPEC §5.3, counted on every issuance):

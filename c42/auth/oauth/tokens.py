@@ -46,6 +46,9 @@ class TokenRow(NamedTuple):
     refresh_revoked_at: datetime | None
     rotated_at: datetime | None
     last_used: datetime | None
+    dpop_jkt: (
+        str | None
+    )  # RFC 9449: the key the access (and a public app's refresh) token is bound to
     user_usable: bool  # the user's standing is in OPEN (c42.models.users)
 
 
@@ -75,8 +78,10 @@ def insert(
     code_id: str | None,
     access_lifetime: int,
     refresh_lifetime: int,
+    dpop_jkt: str | None = None,
 ) -> str:
-    """Store a new pair (digests only); returns its id."""
+    """Store a new pair (digests only), bound to the DPoP key `dpop_jkt` if any; returns its
+    id."""
     now = utcnow()
     row = {
         "id": new_id(),
@@ -94,6 +99,7 @@ def insert(
         "refresh_revoked_at": None,
         "rotated_at": None,
         "last_used": None,
+        "dpop_jkt": dpop_jkt,
     }
     statement = compiled.statement(work, "tokens.insert", _build_insert)
     statement.rowcount(work, row)

@@ -1,0 +1,236 @@
+"""Checking one DPoP proof against the request it came with (RFC 9449 §4.3).
+
+`check` answers the proof's key thumbprint (RFC 7638, the `jkt` tokens are bound to) or raises
+`DPoPError`. Every refusal names the rule; none echoes the proof. The JOSE parts (parsing the
+compact JWS, importing the public JWK, verifying the signature, the thumbprint) are joserfc's.
+
+Cost on the API's hot path: clients reuse one protected header (alg, typ, jwk) for all their
+proofs, so its parsing, key import and thumbprint are cached by the header's encoded form; a
+proof then costs one signature verification plus a handful of claim checks and the replay
+cache's one set.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc import jwk, jws
+from joserfc.errors import JoseError
+
+from c42.auth import secrets
+from c42.auth.dpop.nonces import Nonces
+from c42.auth.dpop.replay import ReplayCache
+
+# SPEC §11: ES256 and RS256 at least; the asymmetric algorithms joserfc verifies. Never `none`
+# and never a MAC (RFC 9449 §4.2: "MUST NOT be none or an identifier for a symmetric algorithm").
+ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "RS256", "Ed25519")  # RFC 9864: not EdDSA
+MAX_AGE_SECONDS = 60  # RFC 9449 §11.1: proofs are accepted for a short time after `iat`
+MAX_FUTURE_SECONDS = 10  # clock skew allowance for an `iat` slightly ahead of ours
+REPLAY_TTL_SECONDS = MAX_AGE_SECONDS + MAX_FUTURE_SECONDS + 5  # outlives every acceptable iat
+MAX_PROOF_LENGTH = 8192  # an RSA-4096 proof is about 1.5 KB
+MIN_RSA_BITS = 2048
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+class _ProofRegistry(jws.JWSRegistry):
+    max_header_length = 4096  # the header carries the public JWK (RSA-4096: about 800 bytes)
+
+
+_REGISTRY = _ProofRegistry(algorithms=ALGORITHMS)
+
+INVALID_PROOF = "invalid_dpop_proof"
+USE_NONCE = "use_dpop_nonce"
+
+
+class DPoPError(Exception):
+    """A refused proof: `code` is RFC 9449's error code, `description` says which rule."""
+
+    def __init__(self, description: str, code: str = INVALID_PROOF) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    jkt: str  # RFC 7638 thumbprint of the proof's key (base64url SHA-256)
+    jti: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    alg: str
+    key: Any  # joserfc public key
+    jkt: str
+
+
+class ProofChecker:
+    """One per process: the nonce key and the replay cache (shared with Redis when set)."""
+
+    def __init__(self, server_key: str, redis_url: str | None, *, require_nonce: bool) -> None:
+        self.nonces = Nonces(server_key)
+        self.replays = ReplayCache(redis_url)
+        self.require_nonce = require_nonce
+
+    def check(
+        self,
+        values: list[str],
+        *,
+        method: str,
+        url: str,
+        access_token: str | None = None,
+        now: float | None = None,
+    ) -> Proof:
+        """The proof among a request's `DPoP` header `values`, checked for `method` and `url`
+        (the request's absolute URL, see `request_url`); with `access_token` (at a protected
+        resource) its `ath` too."""
+        # RFC 9449 §4.3 (1): exactly one DPoP header field, (2) one well-formed JWT.
+        if len(values) != 1:
+            raise DPoPError("Send exactly one DPoP header.")
+        value = values[0].strip()
+        if not value or len(value) > MAX_PROOF_LENGTH or value.count(".") != 2:
+            raise DPoPError("The DPoP proof is not a compact JWT.")
+        header = _header(value.partition(".")[0])
+        try:
+            # (5), (6), (7): the signature verifies with the header's own public key.
+            payload = jws.deserialize_compact(
+                value, header.key, algorithms=[header.alg], registry=_REGISTRY
+            ).payload
+            claims = json.loads(payload)
+        except (JoseError, ValueError, TypeError):
+            raise DPoPError("The DPoP proof's signature does not verify.") from None
+        if not isinstance(claims, dict):
+            raise DPoPError("The DPoP proof's claims are not a JSON object.")
+        moment = time.time() if now is None else now
+        jti = _text(claims, "jti", 256)
+        # (8): htm is the request's method (RFC 9110 §9.1: methods are case-sensitive).
+        if _text(claims, "htm", 32) != method:
+            raise DPoPError("The DPoP proof was made for another HTTP method (htm).")
+        # (9): htu is the request's URL, without query and fragment, both normalised.
+        if normalise_url(_text(claims, "htu", 2048)) != normalise_url(url):
+            raise DPoPError("The DPoP proof was made for another URL (htu).")
+        # (11): iat within an acceptable window (§11.1).
+        iat = claims.get("iat")
+        if isinstance(iat, bool) or not isinstance(iat, int | float):
+            raise DPoPError("The DPoP proof has no numeric iat.")
+        if iat > moment + MAX_FUTURE_SECONDS or iat < moment - MAX_AGE_SECONDS:
+            raise DPoPError("The DPoP proof is stale or from the future (iat).")
+        # (10): a server-provided nonce, when one is required or was sent (§8, §9).
+        nonce = claims.get("nonce")
+        if nonce is not None or self.require_nonce:
+            if nonce is None:
+                raise DPoPError("This server requires a DPoP nonce.", USE_NONCE)
+            if not self.nonces.valid(nonce, moment):
+                raise DPoPError("The DPoP nonce is not current.", USE_NONCE)
+        # (12): at a protected resource, ath is the hash of the access token presented.
+        if access_token is not None:
+            ath = claims.get("ath")
+            if not isinstance(ath, str) or not secrets.same(access_token_hash(access_token), ath):
+                raise DPoPError("The DPoP proof's ath does not match the access token.")
+        # §11.1: a proof is used once (checked last: refused proofs do not fill the cache).
+        if not self.replays.first_use(header.jkt, jti, REPLAY_TTL_SECONDS):
+            raise DPoPError("This DPoP proof was already used (jti).")
+        return Proof(jkt=header.jkt, jti=jti)
+
+
+@lru_cache(maxsize=4096)
+def _header(encoded: str) -> _Header:
+    """The protected header, checked and its key imported (cached: clients reuse it)."""
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        header = json.loads(raw)
+    except ValueError:
+        raise DPoPError("The DPoP proof's header is not base64url JSON.") from None
+    if not isinstance(header, dict):
+        raise DPoPError("The DPoP proof's header is not a JSON object.")
+    # RFC 9449 §4.3 (4): typ dpop+jwt; (5): an asymmetric algorithm we support.
+    if header.get("typ") != "dpop+jwt":
+        raise DPoPError("The DPoP proof's typ is not dpop+jwt.")
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise DPoPError(f"The DPoP proof's alg is not one of {' '.join(ALGORITHMS)}.")
+    # (6): the public key is in the header, and only a public key.
+    member = header.get("jwk")
+    if not isinstance(member, dict) or _PRIVATE_MEMBERS & member.keys():
+        raise DPoPError("The DPoP proof's jwk is not a public key.")
+    try:
+        key = jwk.JWKRegistry.import_key(member)
+        _REGISTRY.get_alg(alg).check_key(key)  # kty (and curve) fit the alg
+    except (JoseError, ValueError, TypeError, KeyError, AttributeError):
+        raise DPoPError("The DPoP proof's jwk is not a usable key for its alg.") from None
+    public = key.public_key
+    if isinstance(public, rsa.RSAPublicKey) and public.key_size < MIN_RSA_BITS:
+        raise DPoPError("The DPoP proof's RSA key is shorter than 2048 bits.")
+    return _Header(alg=alg, key=key, jkt=key.thumbprint())
+
+
+def _text(claims: dict[str, Any], name: str, limit: int) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise DPoPError(f"The DPoP proof has no valid {name}.")
+    return value
+
+
+def access_token_hash(access_token: str) -> str:
+    """RFC 9449 §4.2 `ath`: base64url SHA-256 of the access token's ASCII form."""
+    raw = hashlib.sha256(access_token.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def normalise_url(url: str) -> str | None:
+    """RFC 9449 §4.3 (9): compare htu without query and fragment, after RFC 3986 §6.2.2
+    syntax-based normalisation (case of scheme and host, percent-encoding of unreserved
+    characters and hex case, dot segments left as sent) and §6.2.3 scheme-based normalisation
+    (default port, empty path is "/"). None for what is not an absolute http(s) URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    authority = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    return f"{scheme}://{authority}{_normalise_path(parts.path) or '/'}"
+
+
+def _normalise_path(path: str) -> str:
+    if "%" not in path:
+        return path
+    out: list[str] = []
+    i = 0
+    while i < len(path):
+        if path[i] == "%" and _is_hex(path[i + 1 : i + 3]):
+            char = unquote(path[i : i + 3])
+            out.append(char if char in _UNRESERVED else path[i : i + 3].upper())
+            i += 3
+        else:
+            out.append(path[i])
+            i += 1
+    return "".join(out)
+
+
+def _is_hex(pair: str) -> bool:
+    return len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair)
+
+
+def request_url(issuer: str, path: str) -> str:
+    """The absolute URL a client addressed: the public origin (the issuer's scheme and
+    authority, which proxies may rewrite before us) and the request's path."""
+    origin = urlsplit(issuer)
+    return f"{origin.scheme}://{origin.netloc}{path}"
