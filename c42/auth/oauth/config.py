@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from c42.auth.dpop.proofs import ProofChecker
 from c42.auth.oauth.extensions import AuthorizationExtension
 from c42.settings import Settings
 
@@ -21,6 +22,9 @@ class OAuthConfig:
     refresh_tokens_per_user: int
     refresh_grace_seconds: int  # a just-rotated refresh token retried gets its successor again
     extensions: tuple[AuthorizationExtension, ...] = ()  # c42.auth.oauth.extensions
+    # RFC 9449: the process's one DPoP proof checker (nonce key, jti replay cache), used by the
+    # token endpoint and by the API (c42.resources.deps).
+    dpop: ProofChecker | None = None
 
     @classmethod
     def from_settings(
@@ -36,4 +40,9 @@ class OAuthConfig:
             refresh_tokens_per_user=settings.refresh_tokens_per_user,
             refresh_grace_seconds=settings.refresh_grace_seconds,
             extensions=tuple(extensions),
+            dpop=ProofChecker(
+                settings.resolved_secret_key(),
+                settings.redis_url,
+                require_nonce=settings.dpop_require_nonce,
+            ),
         )
