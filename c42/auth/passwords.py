@@ -10,7 +10,14 @@ from c42.validation import MIN_PASSWORD_LENGTH
 __all__ = ["MIN_PASSWORD_LENGTH", "hash_password", "verify_password"]  # the rule: c42.validation
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("c42-dummy-password-for-timing")
+# An argon2id hash of a throwaway password with _hasher's parameters (tests/auth/
+# test_passwords.py checks that they match): verifying it costs what a real verification
+# costs. A constant, not hashed at import: one hash holds 64 MiB for a moment, which was
+# every worker's peak memory (issue 12: <= 150 MB).
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4"
+    "$7LxHJQ/Sp2A+jj3IavJ25w$GOLCfiDzj8yo4FVpjd28691ppoUJLl4QUj0w6cCCxPI"
+)
 
 
 def hash_password(password: str) -> str:
