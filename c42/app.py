@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from c42 import errors, ratelimit
+from c42 import errors, ratelimit, trailing_slash
 from c42.allowed_methods import AllowedMethods
 from c42.auth.authenticate import Authenticator
 from c42.auth.evictions import EvictionBus
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         openapi_url="/api/openapi.json",
         docs_url=None,  # c42.resources.docs: served without internet
         redoc_url=None,
+        redirect_slashes=False,  # c42.trailing_slash: redirected after the console's guard
         lifespan=_lifespan(settings, db, owns_db),
     )
     app.state.settings = settings
@@ -133,6 +134,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405 and await admin_guard.hidden_from(request):
             exc = StarletteHTTPException(404)  # SPEC §8: no console for non-staff
+        to = trailing_slash.target(request) if exc.status_code == 404 else None
+        if to is not None and not await admin_guard.hidden_from(request):
+            return RedirectResponse(to, status_code=307)
         if exc.status_code == 404 and (page := not_found_page(request)) is not None:
             return page  # SPEC §8: a browser gets a page
         codes = {404: errors.NotFound.code, 405: errors.MethodNotAllowed.code}

@@ -255,3 +255,28 @@ def test_cli_audit_filters(cli: Cli, staff: Person) -> None:
     cli.fails(2, "audit", "--limit", "0")
     cli.fails(2, "audit", "--user", "nobody-here@example.com")
     assert cli.ok("audit", "--since", "2999-01-01", "--json") == ""
+
+
+@pytest.mark.parametrize("path", ["/admin", "/admin/apps", "/admin/audit", "/admin/services"])
+def test_console_paths_without_slash_are_unknown_to_strangers(
+    client: httpx.Client, path: str
+) -> None:
+    """c42.trailing_slash: Starlette's slash redirect would tell a stranger the console exists."""
+    unknown = client.get("/no-such-page", headers={"Accept": "application/json"})
+    answer = client.get(path, headers={"Accept": "application/json"}, follow_redirects=False)
+    assert answer.status_code == unknown.status_code == 404
+    assert "location" not in answer.headers
+    assert answer.json() == unknown.json()
+
+
+def test_slash_redirects_stay_for_staff_and_every_other_route(
+    server: LiveServer, console: httpx.Client, client: httpx.Client
+) -> None:
+    answer = console.get("/admin", follow_redirects=False)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == f"{server.url}/admin/"
+    answer = client.get("/accounts/login?next=/x", follow_redirects=False)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == f"{server.url}/accounts/login/?next=/x"
+    answer = client.post("/api/v2/events", follow_redirects=False)
+    assert answer.status_code == 307, answer.text
