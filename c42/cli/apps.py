@@ -65,6 +65,11 @@ def register(subparsers: Subcommands) -> None:
         help="authorization requests only pushed first (RFC 9126 PAR)",
     )
     p.add_argument(
+        "--require-dpop",
+        action="store_true",
+        help="tokens only with a DPoP proof, bound to the app's key (RFC 9449; mobile apps)",
+    )
+    p.add_argument(
         "--post-logout-redirect-uri",
         action="append",
         default=[],
@@ -139,6 +144,13 @@ def register(subparsers: Subcommands) -> None:
         "authorization requests only pushed first (RFC 9126 PAR)",
         "plain authorization requests accepted too",
     )
+    add_switch(
+        p,
+        "--require-dpop",
+        "--no-require-dpop",
+        "tokens only with a DPoP proof, bound to the app's key (RFC 9449)",
+        "DPoP optional: without a proof the app gets Bearer tokens",
+    )
     p.add_argument("--json", action="store_true", help="print the app as a JSON object")
     p.set_defaults(handler=update)
 
@@ -182,6 +194,7 @@ def create(args: argparse.Namespace) -> int:
         cors_origins=args.cors_origins,
         device=args.device,
         require_par=args.require_par,
+        require_dpop=args.require_dpop,
         post_logout_redirect_uris=args.post_logout_redirect_uris,
         scopes=args.scopes or sorted(scopes.service_scopes()),
     )
@@ -219,6 +232,7 @@ def update(args: argparse.Namespace) -> int:
         post_logout_redirect_uris=args.post_logout_redirect_uris,
         device=args.device,
         require_par=args.require_par,
+        require_dpop=args.require_dpop,
     )
     with session() as s:
         app = apps.update(s, args.client_id, changes)
@@ -292,6 +306,7 @@ def _describe(app: OAuthApp) -> dict[str, Any]:
         "require_pkce": app.require_pkce,
         "device": app.allow_device,
         "require_par": app.require_par,
+        "require_dpop": app.require_dpop,
         "scopes": sorted(scopes.parse(app.allowed_scopes)),
         "created": app.created.isoformat(),
         "disabled": app.disabled_at is not None,

@@ -47,6 +47,7 @@ class AppRow(NamedTuple):
     post_logout_redirect_uris: list[str]
     allow_device: bool
     require_par: bool
+    require_dpop: bool
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class AppSpec:
     scopes: Sequence[str] = field(default_factory=lambda: sorted(scope_registry.service_scopes()))
     device: bool = False  # RFC 8628: may use the device authorization grant
     require_par: bool = False  # RFC 9126 §6: authorization requests only by request_uri
+    require_dpop: bool = False  # RFC 9449: tokens only with a DPoP proof (always bound)
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ def create(
         post_logout_redirect_uris=list(spec.post_logout_redirect_uris),
         allow_device=spec.device,
         require_par=spec.require_par,
+        require_dpop=spec.require_dpop,
     )
     session.add(app)
     session.flush()
@@ -182,6 +185,7 @@ class AppChanges:
     post_logout_redirect_uris: Sequence[str] | None = None
     device: bool | None = None
     require_par: bool | None = None
+    require_dpop: bool | None = None
 
 
 def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
@@ -206,10 +210,12 @@ def update(session: Session, client_id: str, changes: AppChanges) -> OAuthApp:
         scopes=sorted(scope_registry.parse(app.allowed_scopes)),
         device=app.allow_device if changes.device is None else changes.device,
         require_par=app.require_par if changes.require_par is None else changes.require_par,
+        require_dpop=app.require_dpop if changes.require_dpop is None else changes.require_dpop,
     )
     check(spec)
     app.allow_device = spec.device
     app.require_par = spec.require_par
+    app.require_dpop = spec.require_dpop
     app.name = spec.name.strip()
     app.redirect_uris = list(spec.redirect_uris)
     app.cors_origins = origins.normal_origins(spec.cors_origins)
@@ -231,6 +237,7 @@ def update_record(app: OAuthApp) -> dict[str, Any]:
         "origins": app.cors_origins,
         "silent": app.allow_silent,
         "require_pkce": app.require_pkce,
+        "require_dpop": app.require_dpop,
     }
 
 

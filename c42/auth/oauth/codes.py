@@ -32,8 +32,10 @@ def save(
     lifetime: int,
     nonce: str | None = None,
     auth_time: datetime | None = None,
+    dpop_jkt: str | None = None,
 ) -> None:
-    """`nonce` and `auth_time` (the login's time) go into the code's id_token (SPEC §10)."""
+    """`nonce` and `auth_time` (the login's time) go into the code's id_token (SPEC §10);
+    `dpop_jkt` binds the code to a DPoP key (RFC 9449 §10)."""
     now = utcnow()
     session.add(
         OAuthAuthorizationCode(
@@ -49,6 +51,7 @@ def save(
             expires_at=now + timedelta(seconds=lifetime),  # RFC 6749 §4.1.2: short-lived
             nonce=nonce,
             auth_time=auth_time,
+            dpop_jkt=dpop_jkt,
         )
     )
     session.flush()

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from c42 import audit
-from c42.auth.oauth import tokens
+from c42.auth.oauth import dpop, tokens
 from c42.auth.oauth.client_auth import ANY_METHOD, SECRET_METHODS
 from c42.auth.oauth.models import Client, Token
 
@@ -88,7 +88,9 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]  # Authlib is 
             "service_id": self.server.service_id_of(row.app_id),  # C42: the token's service
         }
         if token.kind == "access":
-            payload["token_type"] = "Bearer"  # RFC 7662 §2.2, as in RFC 6749 §7.1
+            payload["token_type"] = dpop.token_type(row.dpop_jkt)  # RFC 7662 §2.2
+            if row.dpop_jkt:
+                payload["cnf"] = {"jkt": row.dpop_jkt}  # RFC 9449 §6.2
         return payload
 
 

@@ -37,6 +37,7 @@ CARRIED_PARAMS = (
     "code_challenge_method",
     "service_id",
     "nonce",  # OpenID Connect: into the code's id_token
+    "dpop_jkt",  # RFC 9449 §10: binds the code to a DPoP key
 )
 _LOGIN_REQUIRED = "prompt=none, but the user must log in first."
 _CONSENT_REQUIRED = "prompt=none, but the user has not allowed this app these scopes."

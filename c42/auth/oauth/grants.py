@@ -21,7 +21,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 
 from c42.auth import scopes, secrets
-from c42.auth.oauth import codes, tokens
+from c42.auth.oauth import codes, dpop, tokens
 from c42.auth.oauth.client_auth import ANY_METHOD, SECRET_METHODS
 from c42.auth.oauth.models import AuthorizationCode, Client, Token
 from c42.auth.oauth.redirect_uris import NOT_REGISTERED
@@ -90,12 +90,17 @@ def may_punish(request: Any, app_id: str, code: OAuthAuthorizationCode | None = 
     return request.auth_method in SECRET_METHODS
 
 
-def _bearer_token(
-    access_token: str, refresh_token: str | None, expires_in: int, scope: str
+def _token_body(
+    access_token: str,
+    refresh_token: str | None,
+    expires_in: int,
+    scope: str,
+    jkt: str | None = None,
 ) -> dict[str, Any]:
-    """RFC 6749 §5.1 / RFC 6750: the body of a successful token response."""
+    """RFC 6749 §5.1 / RFC 6750 (RFC 9449 §5 for a DPoP-bound access token): the body of a
+    successful token response."""
     token: dict[str, Any] = {
-        "token_type": "Bearer",
+        "token_type": dpop.token_type(jkt),
         "access_token": access_token,
         "expires_in": expires_in,
         "scope": scope,
@@ -150,6 +155,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 "This app must use PKCE: send code_challenge with code_challenge_method=S256.",
                 redirect_uri=redirect_uri,
             )
+        try:
+            dpop.authorization_jkt(data)  # RFC 9449 §10
+        except OAuth2Error as error:
+            error.redirect_uri = redirect_uri
+            raise
         return redirect_uri
 
     def generate_authorization_code(self) -> str:
@@ -171,6 +181,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             lifetime=self.server.config.code_lifetime,
             nonce=data.get("nonce"),  # OIDC Core §3.1.2.1, for the id_token
             auth_time=getattr(request, "auth_time", None),  # set by the flow from the login
+            dpop_jkt=dpop.authorization_jkt(data),  # RFC 9449 §10: redeemed only by that key
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
@@ -186,6 +197,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         try:
             super().validate_token_request()  # client, code, redirect_uri; then PKCE (a hook)
             _check_service_param(self.request)
+            # RFC 9449 §10: a code bound by dpop_jkt needs a proof by that key.
+            row = self.request.authorization_code.row
+            dpop.require_key(self.request, row.dpop_jkt, "The authorization code")
         except OAuth2Error:
             if self.presented is not None:
                 # RFC 7636 §4.6, RFC 9700 §4.8: a failed redemption by the code's client
@@ -218,6 +232,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]  # Auth
     def validate_token_request(self) -> None:
         super().validate_token_request()  # RFC 6749 §6: no scope beyond the original grant
         _check_service_param(self.request)
+        # RFC 9449 §5: a public app's refresh token is bound to the key of its pair's access
+        # token (a confidential app's is bound to its client authentication instead).
+        row = self.request.refresh_token.row
+        bound = row.dpop_jkt if self.request.client.is_public else None
+        dpop.require_key(self.request, bound, "The refresh token")
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         row = tokens.by_refresh(self.server.uow, refresh_token, lock=True)
@@ -255,7 +274,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]  # Auth
         `secrets.successor_tokens`), so that a retry within the grace period gets it again."""
         scope = self.request.payload.scope or refresh_token.get_scope()  # RFC 6749 §6
         access, refresh = self._successor_of(refresh_token)
-        return _bearer_token(access, refresh, self.server.config.access_token_lifetime, scope)
+        return _token_body(access, refresh, self.server.config.access_token_lifetime, scope)
 
     def _successor_of(self, refresh_token: Token) -> tuple[str, str]:
         presented = self.request.form["refresh_token"]
@@ -286,8 +305,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]  # Auth
         asked = self.request.payload.scope or old.row.scope
         if scopes.parse(asked) != scopes.parse(successor.scope):
             return None  # only an identical request is a retry
+        if successor.dpop_jkt != dpop.binding(self.request):
+            # RFC 9449 §5: a pair bound to a key goes only to a proof by that key (and a
+            # Bearer pair never to a request that asks for a bound one).
+            raise dpop.InvalidDPoPProofError(
+                "A retried refresh must send a DPoP proof by the key of the first one, or none "
+                "if the first had none."
+            )
         expires_in = int((successor.access_expires_at - now).total_seconds())
-        return _bearer_token(access, refresh, expires_in, successor.scope)
+        return _token_body(access, refresh, expires_in, successor.scope, successor.dpop_jkt)
 
     def authenticate_user(self, refresh_token: Token) -> TokenOwner | None:
         # The account's state came with the token row (one statement, same transaction).

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 
 from c42.auth import scopes
+from c42.auth.dpop.proofs import ALGORITHMS
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.server import OAuthServer
 from c42.unit_of_work import UnitOfWork
@@ -79,6 +80,9 @@ def authorization_server(config: OAuthConfig) -> dict[str, Any]:
             "service_documentation": issuer + DOCUMENTATION_PATH,
         }
     )
+    algorithms = dpop_algorithms(server)
+    if algorithms:
+        metadata["dpop_signing_alg_values_supported"] = algorithms  # RFC 9449 §5.1
     if "pushed_authorization_request" in endpoint_names(server):
         # RFC 9126 §5: not for every app; an app flagged require_par is refused without it.
         metadata["require_pushed_authorization_requests"] = False
@@ -162,6 +166,11 @@ def issuer_parameter(server: OAuthServer) -> bool:
     """RFC 9207 §3: whether the `iss` extension hooks the authorization responses."""
     hooks = server._hooks.get("after_create_authorization_response", ()) if server._hooks else ()
     return any(isinstance(getattr(hook, "__self__", None), IssuerParameter) for hook in hooks)
+
+
+def dpop_algorithms(server: OAuthServer) -> list[str]:
+    """RFC 9449 §5.1: the proof algorithms of the server's DPoP checker (none without one)."""
+    return list(ALGORITHMS) if server.config.dpop is not None else []
 
 
 def endpoint_names(server: OAuthServer) -> list[str]:

@@ -18,6 +18,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, UnsupportedResponseTypeE
 from sqlalchemy import CursorResult, select, update
 
 from c42.auth import secrets
+from c42.auth.oauth import dpop
 from c42.auth.oauth.client_auth import ANY_METHOD
 from c42.auth.oauth.models import Client
 from c42.models import OAuthPushedRequest, utcnow
@@ -75,9 +76,12 @@ class PushedAuthorization:
         redirect_uri = form.get("redirect_uri")
         if redirect_uri and not client.check_redirect_uri(redirect_uri):
             raise InvalidRequestError("The redirect_uri is not registered for this app.")
+        jkt = dpop.pushed_jkt(request)  # RFC 9449 §10.1: dpop_jkt or a DPoP header binds it
         params = [[name, value] for name, value in form.items() if name not in _NOT_KEPT]
-        params = [pair for pair in params if pair[0] != "client_id"]
+        params = [pair for pair in params if pair[0] not in ("client_id", "dpop_jkt")]
         params.append(["client_id", client.client_id])
+        if jkt is not None:
+            params.append(["dpop_jkt", jkt])
         value = URN_PREFIX + secrets.new_opaque_token()
         now = utcnow()
         session = self.server.session

@@ -13,6 +13,8 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 
+from c42.auth.dpop.proofs import Proof
+
 Pairs = Iterable[tuple[str, str]]
 
 
@@ -78,6 +80,7 @@ class OAuthRequest(OAuth2Request):  # type: ignore[misc]  # Authlib is untyped
         super().__init__(method, uri, headers=_Headers(headers))  # refuses non-TLS, non-loopback
         self.payload = _Payload(Params(payload))
         self._form = Params(form)
+        self.dpop: Proof | None = None  # RFC 9449: the checked DPoP proof (c42.auth.oauth.dpop)
 
     @property
     def args(self) -> Params:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from c42 import audit
 from c42.auth import scopes, secrets
-from c42.auth.oauth import apps, client_auth, error_texts, tokens
+from c42.auth.oauth import apps, client_auth, dpop, error_texts, tokens
 from c42.auth.oauth.config import OAuthConfig
 from c42.auth.oauth.device import DeviceAuthorization, DeviceGrant
 from c42.auth.oauth.endpoints import Introspection, Revocation
@@ -88,6 +88,12 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
         self._apps[app.id] = app
         return Client(app, self.config.server_key)
 
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Client:
+        client: Client = super().authenticate_client(request, methods, endpoint)
+        if endpoint == "token":
+            dpop.require_any(request, client)  # before any grant uses up its code or token
+        return client
+
     def get_authorization_grant(self, request: Any) -> AuthorizationCodeGrant:
         if AuthorizationCodeGrant.check_authorization_endpoint(request):
             grant: AuthorizationCodeGrant = super().get_authorization_grant(request)
@@ -120,6 +126,8 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
             family_id, code_id = previous.row.family_id, previous.row.code_id
         else:
             family_id, code_id = None, code.id if code is not None else None
+        jkt = dpop.binding(request)  # RFC 9449 §5: bound to the proof's key, if one was sent
+        token["token_type"] = dpop.token_type(jkt)
         token_id = tokens.insert(
             self.uow,
             app_id=request.client.id,
@@ -131,6 +139,7 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
             code_id=code_id,
             access_lifetime=self.config.access_token_lifetime,
             refresh_lifetime=self.config.refresh_token_lifetime,
+            dpop_jkt=jkt,
         )
         if previous is None:  # a new grant (a rotation continues its family: not audited)
             audit.record(
@@ -167,18 +176,34 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
         pass  # no signal subscribers; revocations are collected in revoked_access_digests
 
     def create_token_response(self, request: Any = None) -> OAuthResponse:
-        refused = self._refused(request)
+        refused = self._refused(request) or self._read_dpop(request)
         if refused is not None:
             return refused
         response: OAuthResponse = super().create_token_response(request)
+        checker = self.config.dpop
+        if checker is not None and checker.require_nonce and response.status == 200:
+            # RFC 9449 §8.2: a fresh nonce along with the tokens, for the client's next proof.
+            response.headers.append(("DPoP-Nonce", checker.nonces.current()))
         return response
 
     def create_endpoint_response(self, name: str, request: Any = None) -> OAuthResponse:
         refused = self._refused(request)
+        if refused is None and name == PushedAuthorization.ENDPOINT_NAME:
+            refused = self._read_dpop(request)  # RFC 9449 §10.1: a proof binds the request
         if refused is not None:
             return refused
         response: OAuthResponse = super().create_endpoint_response(name, request)
         return response
+
+    def _read_dpop(self, request: OAuthRequest) -> OAuthResponse | None:
+        """RFC 9449 §4.3, §5: the request's DPoP proof, checked once before Authlib runs and
+        kept on the request for the grants; a refused proof is the answer."""
+        try:
+            request.dpop = dpop.read_proof(self.config.dpop, request, self.config.issuer)
+        except OAuth2Error as error:
+            response: OAuthResponse = self.handle_error_response(request, error)
+            return response
+        return None
 
     def get_consent_grant(self, request: Any = None, end_user: Any = None) -> Any:
         repeated = request.payload.data.repeated()
