@@ -18,6 +18,7 @@ from c42.ops import json_logs, multiprocess
 from c42.settings import get_settings
 
 WORKER_HEALTHCHECK_SECONDS = 30
+WORKER_FACTORY = "c42.worker:create_worker_app"  # the app, then its garbage collector settled
 GRACEFUL_SHUTDOWN_SECONDS = 10  # SPEC §7: in-flight requests get this long after SIGTERM
 
 
@@ -75,7 +76,7 @@ def run_serve(args: argparse.Namespace) -> int:
     multiprocess.prepare(args.workers)  # metrics of all workers: before any worker starts
     print(f"C42 Platform on {address}/ ({args.workers} worker(s))", flush=True)
     uvicorn.run(
-        "c42.app:create_app",
+        WORKER_FACTORY,
         factory=True,
         host=args.host,
         port=args.port,
