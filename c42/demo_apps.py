@@ -1,5 +1,6 @@
-"""The demo's OAuth apps (SPEC §3): `web` (confidential), `native` (public, loopback redirect)
-and `silent` (confidential, allowed to use silent OAuth).
+"""The demo's OAuth apps (SPEC §3): `web` (confidential), `native` (public, loopback redirect),
+`silent` (confidential, allowed to use silent OAuth) and `dpop` (public, loopback redirect,
+tokens only with a DPoP proof: SPEC §11).
 
 Their client ids and secrets are derived from the server key by `c42.demo.derive`, so every
 run of `c42 demo` prints the same working values while only digests are stored. A rerun finds
@@ -21,6 +22,7 @@ Derive = Callable[[str, int], str]
 WEB_REDIRECTS = ["http://localhost:8080/code/", "http://127.0.0.1:8080/code/"]
 NATIVE_REDIRECTS = ["http://127.0.0.1/callback", "http://[::1]/callback"]
 SILENT_REDIRECTS = ["http://localhost:8080/silent/"]
+DPOP_REDIRECTS = ["http://127.0.0.1/dpop-callback"]  # a mobile-style app with DPoP (RFC 9449)
 NATIVE_ORIGINS = ["http://localhost:8080"]  # a JavaScript page served next to the web demo
 
 
@@ -37,6 +39,9 @@ def seed_demo_apps(
             cors_origins=NATIVE_ORIGINS,
         ),
         "silent": apps.AppSpec(service.id, "Demo silent app", SILENT_REDIRECTS, silent=True),
+        "dpop": apps.AppSpec(
+            service.id, "Demo DPoP app", DPOP_REDIRECTS, public=True, require_dpop=True
+        ),
     }
     output: dict[str, Any] = {}
     for key, spec in specs.items():
@@ -51,6 +56,7 @@ def seed_demo_apps(
             app.redirect_uris = list(spec.redirect_uris)
             app.cors_origins = list(spec.cors_origins)
             app.is_public, app.allow_silent = spec.public, spec.silent
+            app.require_dpop = spec.require_dpop
             if secret:
                 apps.set_secret(app, server_key, secret)
         entry: dict[str, Any] = {"client_id": client_id, "redirect_uris": list(spec.redirect_uris)}

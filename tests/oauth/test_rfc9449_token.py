@@ -528,3 +528,83 @@ def test_metadata_lists_the_proof_algorithms(client: httpx.Client) -> None:
     oidc = client.get("/.well-known/openid-configuration").json()
     assert oidc["dpop_signing_alg_values_supported"] == list(proofs.ALGORITHMS)
     json.dumps(body)
+
+
+# -- the CLI and the demo app ------------------------------------------------------------------
+
+
+def test_cli_require_dpop_flag(
+    settings: Settings,
+    service_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    db: Database,
+) -> None:
+    from c42.cli.main import main
+    from c42.models import AuditEvent
+    from c42.settings import get_settings
+
+    monkeypatch.setenv("C42_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("C42_SECRET_KEY", settings.secret_key)
+    get_settings.cache_clear()
+
+    def cli(*args: str) -> Any:
+        capsys.readouterr()
+        assert main([*args, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    try:
+        created = cli(
+            "app", "create", "--service", service_id, "--name", "CLI DPoP", "--public",
+            "--redirect-uri", "http://127.0.0.1/cb", "--require-dpop",
+        )  # fmt: skip
+        client_id = created["client_id"]
+        assert cli("app", "show", client_id)["require_dpop"] is True
+        assert cli("app", "update", client_id, "--no-require-dpop")["require_dpop"] is False
+        listed = {app["client_id"]: app for app in cli("app", "list", "--service", service_id)}
+        assert listed[client_id]["require_dpop"] is False
+        assert cli("app", "update", client_id, "--require-dpop")["require_dpop"] is True
+    finally:
+        get_settings.cache_clear()
+    with db.session(write=False) as session:
+        details = session.scalars(
+            select(AuditEvent.detail)
+            .where(AuditEvent.type == "admin.app_update", AuditEvent.client_id == client_id)
+            .order_by(AuditEvent.time)
+        ).all()
+    assert [d["require_dpop"] for d in details] == [False, True]  # SPEC §8: audited
+
+
+def test_demo_dpop_app_requires_dpop(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    client: httpx.Client,
+    server: LiveServer,
+) -> None:
+    from c42.cli.main import main
+    from c42.settings import get_settings
+
+    monkeypatch.setenv("C42_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("C42_SECRET_KEY", settings.secret_key)
+    get_settings.cache_clear()
+    try:
+        capsys.readouterr()
+        assert main(["demo", "--json"]) == 0
+        demo = json.loads(capsys.readouterr().out)
+    finally:
+        get_settings.cache_clear()
+    entry = demo["apps"]["dpop"]
+    assert set(entry) == {"client_id", "redirect_uris"}  # public: no secret
+    app = App("", entry["client_id"], None, "", entry["redirect_uris"])
+    person = type("P", (), {"email": demo["user"]["email"], "password": demo["user"]["password"]})
+    b = Browser(httpx.Client(base_url=server.url, follow_redirects=False, timeout=30))
+    try:
+        b.login(person())  # type: ignore[arg-type]
+        code, verifier = code_for(b, app)
+    finally:
+        b.http.close()
+    refused(exchange(client, app, code, verifier))  # require_dpop: no proof, no token
+    answer = redeem(client, app, code, verifier, dpop(settings, make_key()))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["token_type"] == "DPoP"
