@@ -21,7 +21,6 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwk, jws
 from joserfc.errors import JoseError
 
@@ -37,6 +36,7 @@ MAX_FUTURE_SECONDS = 10  # clock skew allowance for an `iat` slightly ahead of o
 REPLAY_TTL_SECONDS = MAX_AGE_SECONDS + MAX_FUTURE_SECONDS + 5  # outlives every acceptable iat
 MAX_PROOF_LENGTH = 8192  # an RSA-4096 proof is about 1.5 KB
 MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
@@ -145,8 +145,7 @@ class ProofChecker:
 def _header(encoded: str) -> _Header:
     """The protected header, checked and its key imported (cached: clients reuse it)."""
     try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        header = json.loads(raw)
+        header = json.loads(_b64decode(encoded))
     except ValueError:
         raise DPoPError("The DPoP proof's header is not base64url JSON.") from None
     if not isinstance(header, dict):
@@ -161,15 +160,34 @@ def _header(encoded: str) -> _Header:
     member = header.get("jwk")
     if not isinstance(member, dict) or _PRIVATE_MEMBERS & member.keys():
         raise DPoPError("The DPoP proof's jwk is not a public key.")
+    if member.get("kty") == "RSA":
+        _check_rsa_size(member)  # before importing: joserfc would only warn
     try:
         key = jwk.JWKRegistry.import_key(member)
         _REGISTRY.get_alg(alg).check_key(key)  # kty (and curve) fit the alg
     except (JoseError, ValueError, TypeError, KeyError, AttributeError):
         raise DPoPError("The DPoP proof's jwk is not a usable key for its alg.") from None
-    public = key.public_key
-    if isinstance(public, rsa.RSAPublicKey) and public.key_size < MIN_RSA_BITS:
-        raise DPoPError("The DPoP proof's RSA key is shorter than 2048 bits.")
     return _Header(alg=alg, key=key, jkt=key.thumbprint())
+
+
+def _check_rsa_size(member: dict[str, Any]) -> None:
+    """RSA keys of 2048 to 8192 bits with a small public exponent: shorter ones are weak,
+    longer ones (or a huge exponent) make every verification expensive."""
+    try:
+        n, e = (_b64decode(member[name]) for name in ("n", "e"))
+    except (KeyError, TypeError, ValueError):
+        raise DPoPError("The DPoP proof's RSA jwk has no valid n and e.") from None
+    bits = int.from_bytes(n, "big").bit_length()
+    if bits < MIN_RSA_BITS:
+        raise DPoPError("The DPoP proof's RSA key is shorter than 2048 bits.")
+    if bits > MAX_RSA_BITS or len(e) > 4:
+        raise DPoPError("The DPoP proof's RSA key is longer than 8192 bits.")
+
+
+def _b64decode(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 def _text(claims: dict[str, Any], name: str, limit: int) -> str:

@@ -1,0 +1,208 @@
+"""The DPoP proof check itself (c42.auth.dpop, RFC 9449 §4.3), below HTTP: every rule of §4.3
+refuses on its own, htu normalisation (§4.3 (9), RFC 3986 §6.2.2-6.2.3), server nonces (§8),
+and the jti replay cache shared through Redis by two "processes" (two caches), falling back to
+in-process while Redis is away. The HTTP behaviour is in tests/oauth/test_rfc9449_*.py."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from joserfc import jwk
+from joserfc.errors import SecurityWarning
+
+from c42.auth.dpop.nonces import SLOT_SECONDS, Nonces
+from c42.auth.dpop.proofs import (
+    INVALID_PROOF,
+    USE_NONCE,
+    DPoPError,
+    ProofChecker,
+    normalise_url,
+)
+from c42.auth.dpop.replay import ReplayCache
+from tests.deployment.services import PrivateRedis
+from tests.dpop_helpers import ALGS, Key, ath, make_key, proof, thumbprint
+
+URL = "https://c42.example/api/v2/events/"
+SECRET = "dpop-unit-test-secret-key-0123456789abcdef"
+
+
+@pytest.fixture
+def checker() -> ProofChecker:
+    return ProofChecker(SECRET, None, require_nonce=False)
+
+
+@pytest.fixture(scope="module")
+def key() -> Key:
+    return make_key("ES256")
+
+
+def refusal(checker: ProofChecker, value: str, **options: object) -> DPoPError:
+    arguments: dict[str, object] = {"method": "GET", "url": URL, **options}
+    with pytest.raises(DPoPError) as caught:
+        checker.check([value], **arguments)  # type: ignore[arg-type]
+    return caught.value
+
+
+@pytest.mark.parametrize("alg", ALGS)
+def test_every_offered_algorithm_is_accepted_once(checker: ProofChecker, alg: str) -> None:
+    key = make_key(alg)
+    value = proof(key, "GET", URL)
+    assert checker.check([value], method="GET", url=URL).jkt == thumbprint(key)
+    assert "already used" in refusal(checker, value).description  # §11.1
+
+
+def test_ath_binds_the_proof_to_the_access_token(checker: ProofChecker, key: Key) -> None:
+    good = proof(key, "GET", URL, ath=ath("the-token"))
+    assert checker.check([good], method="GET", url=URL, access_token="the-token")
+    for value in (proof(key, "GET", URL), proof(key, "GET", URL, ath=ath("another-token"))):
+        assert "ath" in refusal(checker, value, access_token="the-token").description
+
+
+def _bad_proofs(key: Key) -> dict[str, str]:
+    other = make_key("ES256")
+    now = time.time()
+    return {
+        "typ": proof(key, "GET", URL, typ="JWT"),
+        "alg none": proof(key, "GET", URL, alg="none"),
+        "alg HS256": proof(key, "GET", URL, alg="HS256"),
+        "private jwk": proof(key, "GET", URL, jwk_member=key.jwk.as_dict(private=True)),
+        "no jwk": proof(key, "GET", URL, header={"jwk": None}),
+        "another key's signature": proof(key, "GET", URL, jwk_member=other.public),
+        "htm": proof(key, "POST", URL),
+        "htm case": proof(key, "get", URL),
+        "htu path": proof(key, "GET", URL + "1/"),
+        "htu host": proof(key, "GET", "https://evil.example/api/v2/events/"),
+        "htu scheme": proof(key, "GET", "http://c42.example/api/v2/events/"),
+        "stale iat": proof(key, "GET", URL, iat=now - 120),
+        "future iat": proof(key, "GET", URL, iat=now + 60),
+        "iat not a number": proof(key, "GET", URL, claims={"iat": "now"}),
+        "iat true": proof(key, "GET", URL, claims={"iat": True}),
+        "no jti": proof(key, "GET", URL, claims={"jti": None}),
+        "jti not text": proof(key, "GET", URL, claims={"jti": 7}),
+        "no htu": proof(key, "GET", URL, claims={"htu": None}),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_proofs(make_key("ES256"))))
+def test_each_rule_refuses_on_its_own(checker: ProofChecker, key: Key, case: str) -> None:
+    value = _bad_proofs(key)[case]
+    error = refusal(checker, value)
+    assert error.code == INVALID_PROOF
+    assert value not in error.description  # never echoed
+
+
+def test_short_rsa_keys_and_keys_of_another_curve_are_refused(checker: ProofChecker) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)  # joserfc only warns: we refuse
+        short = Key("RS256", jwk.RSAKey.generate_key(1024))
+        value = proof(short, "GET", URL)
+    assert "2048" in refusal(checker, value).description
+    p384 = make_key("ES384").public
+    assert refusal(checker, proof(make_key("ES256"), "GET", URL, jwk_member=p384)).code == (
+        INVALID_PROOF  # an ES256 proof whose jwk is a P-384 key
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], ["a", "b"], [""], ["not-a-jwt"], ["a.b"], ["a.b.c.d"], ["x" * 9000 + ".a.b"]],
+)
+def test_header_shapes_are_refused(checker: ProofChecker, values: list[str]) -> None:
+    with pytest.raises(DPoPError):
+        checker.check(values, method="GET", url=URL)
+
+
+@given(value=st.text(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_any_header_text_is_a_refusal_never_a_crash(value: str) -> None:
+    with pytest.raises(DPoPError):
+        ProofChecker(SECRET, None, require_nonce=False).check([value], method="GET", url=URL)
+
+
+@pytest.mark.parametrize(
+    ("sent", "same"),
+    [
+        ("https://C42.Example/api/v2/events/", True),  # host case
+        ("HTTPS://c42.example/api/v2/events/", True),  # scheme case
+        ("https://c42.example:443/api/v2/events/", True),  # default port
+        ("https://c42.example/api/v2/%65vents/", True),  # unreserved percent-encoded
+        ("https://c42.example/api/v2/events/?limit=5#top", True),  # query, fragment ignored
+        ("https://c42.example:8443/api/v2/events/", False),
+        ("https://c42.example/api/v2/Events/", False),  # the path is case-sensitive
+        ("https://c42.example/api/v2/events", False),
+        ("https://c42.example/api/v2/x/../events/", False),  # dot segments are not resolved
+        ("c42.example/api/v2/events/", False),
+        ("ftp://c42.example/api/v2/events/", False),
+        ("https://c42.example:99999/", False),
+    ],
+)
+def test_htu_normalisation(sent: str, same: bool) -> None:
+    assert (normalise_url(sent) == normalise_url(URL)) is same
+    assert normalise_url("https://[::1]:8042/a%2fb") == "https://[::1]:8042/a%2Fb"
+
+
+def test_server_nonces(key: Key) -> None:
+    checker = ProofChecker(SECRET, None, require_nonce=True)
+    assert refusal(checker, proof(key, "GET", URL)).code == USE_NONCE
+    nonces = Nonces(SECRET)
+    now = time.time()
+    assert checker.check([proof(key, "GET", URL, nonce=nonces.current())], method="GET", url=URL)
+    previous = nonces.current(now - SLOT_SECONDS)
+    assert nonces.valid(previous, now)
+    assert not nonces.valid(nonces.current(now - 2 * SLOT_SECONDS), now)
+    assert not Nonces("another server secret, another key").valid(nonces.current(now), now)
+    for bad in ("x" * 24, "", None, 5):
+        assert not nonces.valid(bad, now)
+    # A nonce sent without being required is checked all the same (§9).
+    lenient = ProofChecker(SECRET, None, require_nonce=False)
+    assert refusal(lenient, proof(key, "GET", URL, nonce="y" * 24)).code == USE_NONCE
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    redis = PrivateRedis()
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+def test_replays_are_refused_across_processes_through_redis(
+    private_redis: PrivateRedis, key: Key
+) -> None:
+    first = ProofChecker(SECRET, private_redis.url, require_nonce=False)
+    second = ProofChecker(SECRET, private_redis.url, require_nonce=False)
+    second.replays = ReplayCache(private_redis.url)  # its own cache: another process's
+    value = proof(key, "GET", URL)
+    assert first.check([value], method="GET", url=URL)
+    assert "already used" in refusal(second, value).description
+    # The same jti under another key is another proof (keys are per thumbprint).
+    other = proof(make_key("ES256"), "GET", URL, jti=value and "shared-jti")
+    assert second.check([other], method="GET", url=URL)
+
+
+def test_while_redis_is_away_each_process_still_refuses_its_own_replays(key: Key) -> None:
+    redis = PrivateRedis()  # started, then gone
+    redis.start()
+    checker = ProofChecker(SECRET, redis.url, require_nonce=False)
+    redis.stop()
+    value = proof(key, "GET", URL)
+    assert checker.check([value], method="GET", url=URL)  # in-process fallback, no error
+    assert "already used" in refusal(checker, value).description
+
+
+def test_the_in_process_cache_is_bounded_and_refuses_when_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("c42.auth.dpop.replay._MAX_LOCAL", 3)
+    cache = ReplayCache(None)
+    assert all(cache.first_use("k", f"jti-{n}", 60) for n in range(3))
+    assert not cache.first_use("k", "jti-new", 60)  # full of live proofs: refuse, never forget
+    assert not cache.first_use("k", "jti-0", 60)
+    expired = ReplayCache(None)
+    assert all(expired.first_use("k", f"jti-{n}", 0) for n in range(3))
+    assert expired.first_use("k", "jti-new", 60)  # expired entries make room
