@@ -28,9 +28,14 @@ SECRET_NOTE = "The client secret is shown only now; store it on your server, nev
 
 
 def register(subparsers: Subcommands) -> None:
-    group = subparsers.add_parser("app", help="manage OAuth apps").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
+    group = subparsers.add_parser(
+        "app",
+        help="manage OAuth apps",
+        description="OAuth apps (clients) under a service. Per-app settings on create and "
+        "update: --public, --silent, --require-pkce, --device (RFC 8628 device grant), "
+        "--require-par (RFC 9126), --require-dpop (RFC 9449: tokens only with a DPoP proof, "
+        "bound to the app's key; see docs/device-and-dpop.md).",
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
     p = group.add_parser("create", help="register an OAuth app (client) under a service")
     p.add_argument("--service", required=True, metavar="SERVICE_ID", help="the app's service")
     p.add_argument("--name", required=True, help="the name shown on the consent page")
