@@ -32,11 +32,13 @@ OAUTH_PATHS = frozenset({"/oauth2/token/", "/oauth2/token", "/oauth2/revoke/", "
 USERINFO_PATHS = frozenset({USERINFO_PATH, USERINFO_PATH.rstrip("/")})
 PUBLIC_PATHS = frozenset({CONFIGURATION_PATH, METADATA_PATH, JWKS_PATH, JWKS_PATH.rstrip("/")})
 MAX_AGE = b"600"  # seconds a browser may keep a preflight answer (Chromium caps it at 7200)
-EXPOSED = b"WWW-Authenticate, Retry-After, Location, X-Request-ID"  # readable by a page's code
+# Readable by a page's code; RFC 9449 §8, §9: DPoP-Nonce, the nonce a DPoP client must use.
+EXPOSED = b"WWW-Authenticate, Retry-After, Location, X-Request-ID, DPoP-Nonce"
 _API_METHODS = b"GET, POST, PUT, PATCH, DELETE"
-_API_HEADERS = b"Authorization, Content-Type"
+_API_HEADERS = b"Authorization, Content-Type, DPoP"  # RFC 9449 §7.1: the proof beside the token
 _OAUTH_METHODS = b"POST"
-_OAUTH_HEADERS = b"Authorization, Content-Type"  # Basic for client authentication, form body
+# Basic for client authentication, a form body, and (RFC 9449 §5) a DPoP proof for the token.
+_OAUTH_HEADERS = b"Authorization, Content-Type, DPoP"
 _USERINFO_METHODS = b"GET, POST"  # OIDC Core §5.3.1; the token in the header or the form body
 _PUBLIC = (b"access-control-allow-origin", b"*")
 _VARY = (b"vary", b"Origin")

@@ -3,6 +3,11 @@
 Parses `Authorization` (and, for GET, the discouraged `access_token` query parameter), looks up
 the digest, checks expiry, revocation, user activity and Action Token grants, and returns an
 immutable `AuthSubject`. Nothing else reads the header.
+
+OAuth access tokens come with the `Bearer` scheme or, bound to a key, the `DPoP` scheme
+(RFC 9449 §7): both are looked up (and cached) alike; `check_binding` then refuses a bound
+token sent as Bearer and an unbound one sent as DPoP, and `check_proof` checks the request's
+proof — always, never from the cache.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Any
 from c42.auth import evictions, last_used, secrets
 from c42.auth.action_tokens import lookup as action_tokens
 from c42.auth.cache_entry import CacheEntry, refusal
+from c42.auth.dpop import challenges as dpop_challenges
+from c42.auth.dpop.proofs import DPoPError, ProofChecker
 from c42.auth.evictions import EvictionBus
 from c42.auth.oauth import bearer
 from c42.auth.subject import AuthSubject, CredentialKind
@@ -25,8 +32,11 @@ from c42.models import UserToken, utcnow
 from c42.models.users import standing
 
 REALM = 'realm="c42"'
-CHALLENGE = f"Token {REALM}, ActionToken {REALM}, Bearer {REALM}"
-_SCHEMES = {kind.value.lower(): kind for kind in CredentialKind}
+DPOP_CHALLENGE = dpop_challenges.challenge("c42")  # RFC 9449 §7.1: with the algs we verify
+# RFC 9110 §11.6.1: every scheme the API accepts (RFC 9449 §7.2: Bearer and DPoP side by side).
+CHALLENGE = f"Token {REALM}, ActionToken {REALM}, Bearer {REALM}, {DPOP_CHALLENGE}"
+DPOP = "dpop"
+_SCHEMES = {kind.value.lower(): kind for kind in CredentialKind} | {DPOP: CredentialKind.OAUTH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,12 @@ class Credential:
     kind: CredentialKind
     secret: str
     from_query: bool = False
+    dpop: bool = False  # an OAuth access token sent with the DPoP scheme (RFC 9449 §7.1)
+
+    @property
+    def scheme(self) -> str:
+        """The scheme word, for metrics (`DPoP` beside the credential kinds)."""
+        return "DPoP" if self.dpop else self.kind.value
 
 
 def parse_authorization(
@@ -60,28 +76,92 @@ def parse_authorization(
                 "Unsupported or malformed Authorization header.",
                 headers={"WWW-Authenticate": CHALLENGE},
             )
-        return Credential(kind, secret)
+        return Credential(kind, secret, dpop=scheme.lower() == DPOP)
     if query_token is not None:
         return Credential(CredentialKind.OAUTH, query_token, from_query=True)
     return None
 
 
-def unauthorized(kind: CredentialKind | None, code: str, message: str) -> Unauthorized:
-    if kind is CredentialKind.OAUTH:
+def unauthorized(
+    kind: CredentialKind | None, code: str, message: str, *, dpop: bool = False
+) -> Unauthorized:
+    """A 401 whose challenge carries the error in the scheme the client used (`dpop`: the
+    DPoP scheme) and lists the other OAuth scheme beside it (RFC 9449 §7.2)."""
+    if dpop:
+        # RFC 9449 §7.1: invalid_dpop_proof / use_dpop_nonce for the proof, else invalid_token.
+        error = (
+            code
+            if code in (dpop_challenges.INVALID_PROOF, dpop_challenges.USE_NONCE)
+            else ("invalid_token")
+        )
+        challenge = f"Bearer {REALM}, {dpop_challenges.challenge('c42', error, message)}"
+    elif kind is CredentialKind.OAUTH:
         # RFC 6750 §3: Bearer challenges carry the error code.
-        challenge = f'Bearer {REALM}, error="invalid_token", error_description="{message}"'
+        challenge = (
+            f'Bearer {REALM}, error="invalid_token", error_description="{message}", '
+            f"{DPOP_CHALLENGE}"
+        )
     else:
         challenge = CHALLENGE
     return Unauthorized(message, code=code, headers={"WWW-Authenticate": challenge})
 
 
 def with_resource_metadata(error: APIError, url: str) -> APIError:
-    """RFC 9728 §5.1: the API's 401 names its protected resource metadata in the Bearer
-    challenge (always the last challenge of the header, so the parameter is Bearer's)."""
+    """RFC 9728 §5.1: the API's 401 names its protected resource metadata in its Bearer and
+    DPoP challenges (each starts with our realm, so the parameter follows it)."""
     challenge = error.headers.get("WWW-Authenticate", "")
-    if error.status_code == 401 and "Bearer " in challenge:
-        error.headers["WWW-Authenticate"] = f'{challenge}, resource_metadata="{url}"'
+    if error.status_code == 401:
+        param = f'resource_metadata="{url}"'
+        for scheme in ("Bearer", "DPoP"):
+            challenge = challenge.replace(f"{scheme} {REALM}", f"{scheme} {REALM}, {param}", 1)
+        error.headers["WWW-Authenticate"] = challenge
     return error
+
+
+def check_binding(subject: AuthSubject, credential: Credential) -> None:
+    """RFC 9449 §7.2: a DPoP-bound access token is never accepted as a Bearer token (header or
+    query); §7.1: the DPoP scheme is for bound tokens only."""
+    if subject.kind is not CredentialKind.OAUTH:
+        return
+    if subject.dpop_jkt is not None and not credential.dpop:
+        raise unauthorized(
+            subject.kind,
+            "invalid_token",
+            "This access token is bound to a DPoP key: send it with the DPoP scheme and a proof.",
+        )
+    if subject.dpop_jkt is None and credential.dpop:
+        raise unauthorized(
+            subject.kind, "invalid_token", "This access token is not DPoP-bound.", dpop=True
+        )
+
+
+def check_proof(
+    checker: ProofChecker,
+    subject: AuthSubject,
+    credential: Credential,
+    proofs: list[str],
+    *,
+    method: str,
+    url: str,
+) -> None:
+    """RFC 9449 §7.1: the request's DPoP proof (§4.3, `ath` of this token) is by the key the
+    token is bound to. Blocking when the replay cache is Redis. Raises a 401 with a DPoP
+    challenge; for `use_dpop_nonce`, with a fresh `DPoP-Nonce` (§9)."""
+    try:
+        proof = checker.check(proofs, method=method, url=url, access_token=credential.secret)
+    except DPoPError as exc:
+        error = unauthorized(subject.kind, exc.code, exc.description, dpop=True)
+        if exc.code == dpop_challenges.USE_NONCE:
+            error.headers[dpop_challenges.NONCE_HEADER] = checker.nonces.current()
+        raise error from None
+    # RFC 9449 §6.1: the proof's key thumbprint is the token's cnf.jkt.
+    if subject.dpop_jkt is None or not secrets.same(subject.dpop_jkt, proof.jkt):
+        raise unauthorized(
+            subject.kind,
+            dpop_challenges.INVALID_PROOF,
+            "The DPoP proof is not by the key this access token is bound to.",
+            dpop=True,
+        )
 
 
 def _lookup_user_token(db: Database, token_digest: str) -> CacheEntry:
@@ -155,11 +235,11 @@ def _user_of(entry: CacheEntry) -> str | None:
     return entry.subject.user_id if entry.subject is not None else None
 
 
-def check(entry: CacheEntry, kind: CredentialKind) -> AuthSubject:
+def check(entry: CacheEntry, kind: CredentialKind, *, dpop: bool = False) -> AuthSubject:
     if entry.subject is None:
-        raise unauthorized(kind, entry.error_code, entry.error_message)
+        raise unauthorized(kind, entry.error_code, entry.error_message, dpop=dpop)
     if entry.expires_at is not None and entry.expires_at <= utcnow():
-        raise unauthorized(kind, "invalid_token", "The token has expired.")
+        raise unauthorized(kind, "invalid_token", "The token has expired.", dpop=dpop)
     return entry.subject
 
 
@@ -191,7 +271,10 @@ def check_origin(subject: AuthSubject, origin: str | None) -> None:
         )
     if origin not in subject.origins:
         raise unauthorized(
-            subject.kind, "invalid_token", "This token's app is not registered for this origin."
+            subject.kind,
+            "invalid_token",
+            "This token's app is not registered for this origin.",
+            dpop=subject.dpop_jkt is not None,  # a bound token came with the DPoP scheme
         )
 
 

@@ -42,6 +42,9 @@ class AuthSubject:
     max_uses: int | None = None  # Action Tokens only
     origins: frozenset[str] = frozenset()  # OAuth: web origins of a public (JavaScript) app
     client_id: str | None = None  # OAuth: the app's client_id (for logs)
+    # OAuth: RFC 7638 thumbprint of the DPoP key the access token is bound to (RFC 9449 §6);
+    # such a token is honoured only with the DPoP scheme and a proof by that key.
+    dpop_jkt: str | None = None
 
     @property
     def can_write(self) -> bool:

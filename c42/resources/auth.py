@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from c42.auth.dpop.challenges import ALGS
 from c42.auth.scopes import SERVICE_WRITE
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.errors import Forbidden
@@ -18,16 +19,21 @@ from c42.resources.deps import authenticated
 Reader = Annotated[AuthSubject, Depends(authenticated)]  # any valid credential
 
 
+def _insufficient_scope(subject: AuthSubject) -> str:
+    """The challenge in the scheme the token came with (a bound token only comes as DPoP)."""
+    params = f'realm="c42", error="insufficient_scope", scope="{SERVICE_WRITE}"'
+    if subject.dpop_jkt is not None:
+        return f'DPoP {params}, algs="{ALGS}"'  # RFC 9449 §7.1
+    return f"Bearer {params}"
+
+
 async def _writer(subject: Reader) -> AuthSubject:
     if not subject.can_write:
         # RFC 6750 §3.1: insufficient_scope, naming the scope that is needed.
         raise Forbidden(
             f"This token lacks the {SERVICE_WRITE} scope.",
             code="insufficient_scope",
-            headers={
-                "WWW-Authenticate": f'Bearer realm="c42", error="insufficient_scope", '
-                f'scope="{SERVICE_WRITE}"'
-            },
+            headers={"WWW-Authenticate": _insufficient_scope(subject)},
         )
     return subject
 

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from c42 import cors, write_retry
 from c42.auth import authenticate as authn
+from c42.auth.dpop.proofs import ProofChecker, request_url
 from c42.auth.oauth import metadata
 from c42.auth.subject import AuthSubject, CredentialKind
 from c42.db import Database
@@ -89,9 +90,9 @@ async def _authenticated(request: Request) -> AuthSubject:
     try:
         subject = await _caller(request, credential)
     except APIError as exc:
-        metrics.auth_outcome(credential.kind, exc.code)
+        metrics.auth_outcome(credential.scheme, exc.code)
         raise
-    metrics.auth_outcome(credential.kind, "ok")
+    metrics.auth_outcome(credential.scheme, "ok")
     request.state.subject = subject
     return subject
 
@@ -104,8 +105,11 @@ async def _caller(request: Request, credential: authn.Credential) -> AuthSubject
     key, entry = authenticator.cached(credential)
     if entry is None:
         entry = await run_in_threadpool(authenticator.load, key, credential.kind)
-    subject = authn.check(entry, credential.kind)
+    subject = authn.check(entry, credential.kind, dpop=credential.dpop)
+    authn.check_binding(subject, credential)  # RFC 9449 §7.2: bound tokens only as DPoP
     authn.check_origin(subject, cors.foreign_origin(request.scope, settings.issuer))
+    if credential.dpop:
+        await _check_proof(request, subject, credential)  # every time: never cached
     if subject.kind is CredentialKind.ACTION_TOKEN:
         route = request.scope.get("route")
         method = "GET" if request.method == "HEAD" else request.method  # HEAD is a bodiless GET
@@ -114,3 +118,27 @@ async def _caller(request: Request, credential: authn.Credential) -> AuthSubject
             await run_in_threadpool(authenticator.consume_use, subject)
             write_retry.mark_unsafe(request.scope)  # the use is spent: never re-run
     return subject
+
+
+async def _check_proof(
+    request: Request, subject: AuthSubject, credential: authn.Credential
+) -> None:
+    """RFC 9449 §7.1: the request's DPoP proof, for the method and the URL as sent (§4.3:
+    htu without the query; the raw path, so percent-encoding is compared as sent)."""
+    checker: ProofChecker | None = request.app.state.oauth_config.dpop
+    if checker is None:
+        raise authn.unauthorized(
+            subject.kind, "invalid_token", "DPoP is not enabled on this server.", dpop=True
+        )
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else request.url.path
+    url = request_url(request.app.state.settings.issuer, path)
+    proofs = request.headers.getlist("dpop")
+    if checker.replays.blocking:
+        # The replay cache's SET is a network round trip (Redis): off the event loop.
+        await run_in_threadpool(
+            authn.check_proof, checker, subject, credential, proofs, method=request.method, url=url
+        )
+    else:
+        # In-process cache: pure CPU (one signature verification), cheaper than a thread hop.
+        authn.check_proof(checker, subject, credential, proofs, method=request.method, url=url)

@@ -3,8 +3,9 @@
 FastAPI writes the paths, parameters and request bodies. This module adds what it cannot
 know and takes out what is not true:
 
-- the security schemes `Token`, `ActionToken` and `Bearer` (OAuth 2.0 authorization code with
-  PKCE: our authorization and token URLs, the service scopes of `c42.auth.scopes`), and each
+- the security schemes `Token`, `ActionToken`, `Bearer` (OAuth 2.0 authorization code with
+  PKCE: our authorization and token URLs, the service scopes of `c42.auth.scopes`) and `DPoP`
+  (the same OAuth tokens bound to a key, RFC 9449: an HTTP scheme with a proof), and each
   operation's security, read from the dependency the endpoint declares (`resources/auth.py`);
 - each operation's success schema (the C42 envelope) and the errors it really gives, each
   with the error envelope (`c42.errors`); FastAPI's 422 goes: the API answers 400;
@@ -78,10 +79,15 @@ def security_of(route: APIRoute) -> list[dict[str, list[str]]]:
     if _OWN in calls:
         return [{"Token": []}]  # SPEC §5.2: tokens are managed with a User Token only
     if _WRITE in calls:
-        return [{"Token": []}, {"ActionToken": []}, {"Bearer": [scopes.SERVICE_WRITE]}]
+        return _any_credential(scopes.SERVICE_WRITE)
     if _READ in calls:
-        return [{"Token": []}, {"ActionToken": []}, {"Bearer": [scopes.SERVICE_READ]}]
+        return _any_credential(scopes.SERVICE_READ)
     return []
+
+
+def _any_credential(scope: str) -> list[dict[str, list[str]]]:
+    # OpenAPI 3.1 §4.8.30: an http scheme's list holds no OAuth scopes; the same scope holds.
+    return [{"Token": []}, {"ActionToken": []}, {"Bearer": [scope]}, {"DPoP": []}]
 
 
 def _security_schemes(issuer: str) -> dict[str, Any]:
@@ -119,6 +125,14 @@ def _security_schemes(issuer: str) -> dict[str, Any]:
                     "scopes": service,
                 }
             },
+        },
+        "DPoP": {
+            "type": "http",
+            "scheme": "DPoP",  # RFC 9449 §7.1, in the IANA HTTP authentication scheme registry
+            "description": "An OAuth 2.0 access token bound to the app's key (RFC 9449, "
+            "`token_type` DPoP, obtained as for `Bearer` with a DPoP proof at the token "
+            "endpoint): `Authorization: DPoP <token>` and a `DPoP` header with a new proof "
+            "for each request (`htm`, `htu`, `iat`, `jti`, `ath`). Same scopes as `Bearer`.",
         },
     }
 
@@ -183,10 +197,10 @@ def _who(security: list[dict[str, list[str]]]) -> str:
         return "Anyone may call this (no credential)."
     if security == [{"Token": []}]:
         return "Needs the user's own User Token (not an Action Token or OAuth token)."
-    scope = security[-1]["Bearer"][0]
+    scope = next(need["Bearer"][0] for need in security if "Bearer" in need)
     return (
         f"Needs a User Token, an Action Token granted this endpoint, or an OAuth token with "
-        f"the `{scope}` scope."
+        f"the `{scope}` scope (Bearer or DPoP-bound)."
     )
 
 

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from c42 import cors
+from c42.auth.dpop.challenges import NONCE_HEADER, USE_NONCE
+from c42.auth.dpop.proofs import request_url
 from c42.auth.oidc import discovery, keys, logout, userinfo
 from c42.db import Database
 from c42.models import User
@@ -91,20 +93,39 @@ async def _userinfo(request: Request) -> userinfo.Answer:
     if len(headers) + len(body_tokens) > 1:
         # RFC 6750 §2: one method, one token.
         return userinfo.refusal(400, "invalid_request", "Send exactly one access token.")
+    dpop = False
     if body_tokens:
         token = body_tokens[0]
     elif headers:
         scheme, _, rest = headers[0].partition(" ")
         token = rest.strip(" ")
-        if scheme.lower() != "bearer" or not token or " " in token:  # RFC 7235 §2.1
-            return userinfo.refusal(401, "invalid_token", "Send a Bearer access token.")
+        dpop = scheme.lower() == "dpop"  # RFC 9449 §7.1; RFC 7235 §2.1: case-insensitive
+        if (scheme.lower() != "bearer" and not dpop) or not token or " " in token:
+            return userinfo.refusal(401, "invalid_token", "Send a Bearer or DPoP access token.")
     else:
         return userinfo.no_token()
     if len(token) > 200 or not token.isascii() or not token.isprintable():
-        return userinfo.refusal(401, "invalid_token", "The access token is not valid.")
+        return userinfo.refusal(401, "invalid_token", "The access token is not valid.", dpop=dpop)
     db: Database = request.app.state.db
-    origin = cors.foreign_origin(request.scope, adapter.config(request).issuer)
-    return await run_in_threadpool(userinfo.answer, db, token, origin)
+    config = adapter.config(request)
+    origin = cors.foreign_origin(request.scope, config.issuer)
+    checker = config.dpop
+    if not dpop:
+        return await run_in_threadpool(userinfo.answer, db, token, origin)
+    if checker is None:
+        return userinfo.refusal(401, "invalid_token", "DPoP is not enabled.", dpop=True)
+    raw_path = request.scope.get("raw_path")
+    url = request_url(config.issuer, raw_path.decode("latin-1") if raw_path else request.url.path)
+    proofs = request.headers.getlist("dpop")
+
+    def proof() -> str:
+        # RFC 9449 §4.3, §7.1: for this method and URL, with the ath of this token.
+        return checker.check(proofs, method=request.method, url=url, access_token=token).jkt
+
+    answer = await run_in_threadpool(userinfo.answer, db, token, origin, proof)
+    if answer.body.get("error") == USE_NONCE:
+        answer.headers[NONCE_HEADER] = checker.nonces.current()  # RFC 9449 §9
+    return answer
 
 
 # -- RP-Initiated Logout 1.0 -------------------------------------------------------------------

@@ -74,7 +74,10 @@ def _userinfo(server: LiveServer, **kwargs: object) -> httpx.Response:
 def test_userinfo_without_a_token_is_a_bare_challenge(server: LiveServer) -> None:
     answer = _userinfo(server)
     assert answer.status_code == 401
-    assert answer.headers["www-authenticate"] == 'Bearer realm="c42"'  # RFC 6750 §3.1
+    # RFC 6750 §3.1: no error code; RFC 9449 §7.2: the DPoP scheme beside Bearer, with its algs.
+    assert answer.headers["www-authenticate"] == (
+        'Bearer realm="c42", DPoP realm="c42", algs="ES256 ES384 ES512 PS256 RS256 Ed25519"'
+    )
 
 
 def test_userinfo_with_an_unknown_token_is_invalid_token(server: LiveServer) -> None:

@@ -42,7 +42,7 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
 
 def test_security_schemes(document: dict[str, Any], settings: Settings) -> None:
     schemes = document["components"]["securitySchemes"]
-    assert set(schemes) == {"Token", "ActionToken", "Bearer"}
+    assert set(schemes) == {"Token", "ActionToken", "Bearer", "DPoP"}
     for name in ("Token", "ActionToken"):
         assert schemes[name] | {"description": ""} == {
             "type": "apiKey",
@@ -57,6 +57,13 @@ def test_security_schemes(document: dict[str, Any], settings: Settings) -> None:
     assert flow["tokenUrl"] == flow["refreshUrl"] == f"{issuer}/oauth2/token/"
     assert set(flow["scopes"]) == scopes.service_scopes()  # the registry, not a copy
     assert "PKCE" in schemes["Bearer"]["description"]
+    # RFC 9449 §7.1: the same OAuth tokens, bound to a key, with the DPoP scheme and a proof.
+    assert schemes["DPoP"] | {"description": ""} == {
+        "type": "http",
+        "scheme": "DPoP",
+        "description": "",
+    }
+    assert "`DPoP` header" in schemes["DPoP"]["description"]
 
 
 def test_no_422_anywhere(document: dict[str, Any]) -> None:
@@ -89,7 +96,7 @@ def test_every_operation_is_described(document: dict[str, Any]) -> None:
 
 
 def _any(scope: str) -> list[dict[str, list[str]]]:
-    return [{"Token": []}, {"ActionToken": []}, {"Bearer": [scope]}]
+    return [{"Token": []}, {"ActionToken": []}, {"Bearer": [scope]}, {"DPoP": []}]
 
 
 @pytest.mark.parametrize(

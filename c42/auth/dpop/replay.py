@@ -29,6 +29,11 @@ class ReplayCache:
         self._lock = threading.Lock()
         self._local: dict[bytes, float] = {}  # key -> monotonic expiry
 
+    @property
+    def blocking(self) -> bool:
+        """True when `first_use` may wait on the network (Redis): call it off the event loop."""
+        return self._link is not None
+
     def first_use(self, jkt: str, jti: str, ttl: int) -> bool:
         """True the first time (jkt, jti) is seen within `ttl` seconds, False for a replay."""
         key = hashlib.sha256(f"{jkt}\x00{jti}".encode()).digest()

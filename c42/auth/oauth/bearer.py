@@ -29,6 +29,7 @@ _LOOKUP = (
         _t.c.access_expires_at,
         _t.c.access_revoked_at,
         _t.c.last_used,
+        _t.c.dpop_jkt,
         _a.c.service_id,
         _a.c.client_id,
         _a.c.is_public,
@@ -73,5 +74,6 @@ def lookup(db: Database, token_digest: str) -> CacheEntry:
         # SPEC §5.3: only a public app's registered origins may present its tokens in a browser
         origins=frozenset(row.cors_origins or ()) if row.is_public else frozenset(),
         client_id=row.client_id,
+        dpop_jkt=row.dpop_jkt,  # RFC 9449 §6: the proof at the API must be by this key
     )
     return CacheEntry(subject, row.access_expires_at)
