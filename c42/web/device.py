@@ -2,6 +2,12 @@
 types the code their device shows (or arrives with it in `verification_uri_complete`), logs
 in, and allows or denies the app, as on the consent page of any app.
 
+The Allow is stored as the app's consent record, as on the authorization code flow's consent
+page (the app appears under /account/apps/, Disconnect ends its tokens, the audit log has
+`consent_given`). Unlike that page, this one asks every time, even when a consent covers the
+scopes: RFC 8628 §5.4 (remote phishing) — the code on the device may be an attacker's, so
+only the person's explicit Allow for this very code may approve it.
+
 Every code submitted counts against a rate limit per IP and per user (RFC 8628 §5.1: user
 codes are short, so guessing must be slow); the decision is CSRF-checked and recorded once.
 """
@@ -13,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from c42.auth.oauth import device
+from c42.auth.oauth import consents, device
 from c42.models import OAuthApp, Service, User
 from c42.ratelimit import RateLimiter
 from c42.web.csrf import require_csrf
@@ -68,6 +74,8 @@ async def device_answer(request: Request) -> Response:
                 return "unknown", {}
             if decision in ("allow", "deny"):
                 recorded = device.decide(session, found.id, user_id, decision == "allow")
+                if recorded and decision == "allow":  # STYLE §9: consent is a record
+                    consents.remember(session, found.app_id, user_id, found.scope)
                 return ("allowed" if decision == "allow" else "denied") if recorded else (
                     "unknown"
                 ), {"app_name": names[0]}

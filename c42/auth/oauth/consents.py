@@ -1,7 +1,9 @@
 """Consent records (STYLE §9): one row per (app, user) with the scopes the user allowed.
 
 They drive remembered consent for confidential apps and the "apps you authorised" page;
-consent is never inferred from live tokens.
+consent is never inferred from live tokens. The authorization code flow (flow.py) and the
+device grant's page (web/device.py) record an Allow here alike; the device page still asks
+every time (RFC 8628 §5.4), so for it the record serves the list, Disconnect and the audit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from c42 import audit
 from c42.auth import scopes
-from c42.auth.oauth import codes, tokens
+from c42.auth.oauth import codes, device, tokens
 from c42.models import OAuthApp, OAuthConsent, Service, utcnow
 
 
@@ -77,10 +79,11 @@ def forget(session: Session, app_id: str, user_id: str) -> bool:
 
 def disconnect(session: Session, app_id: str, user_id: str) -> list[str]:
     """End an app's access for a user (the user's Disconnect, an operator's revoke): the
-    consent goes, unredeemed codes end, every token pair is revoked. Returns the revoked access
-    digests, to evict from caches after commit."""
+    consent goes, unredeemed codes end (allowed device codes too), every token pair is
+    revoked. Returns the revoked access digests, to evict from caches after commit."""
     forget(session, app_id, user_id)
     codes.retire_unused(session, app_id, user_id)
+    device.withdraw(session, app_id, user_id)
     return tokens.revoke_for_app_user(session, app_id, user_id)
 
 

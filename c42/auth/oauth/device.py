@@ -254,5 +254,20 @@ def decide(session: Session, row_id: str, user_id: str, approved: bool) -> bool:
     return result.rowcount == 1
 
 
+def withdraw(session: Session, app_id: str, user_id: str) -> None:
+    """A disconnected app (consents.disconnect) also loses the device codes this user allowed
+    and the device has not redeemed yet: their next poll answers `access_denied`."""
+    session.execute(
+        update(OAuthDeviceCode)
+        .where(
+            _d.c.app_id == app_id,
+            _d.c.user_id == user_id,
+            _d.c.approved.is_(True),
+            _d.c.redeemed_at.is_(None),
+        )
+        .values(approved=False)
+    )
+
+
 def scope_words(scope: str, service_name: str) -> tuple[tuple[str, str], ...]:
     return scopes.describe(scopes.parse(scope), service_name)
