@@ -9,20 +9,20 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from c42.auth import secrets
 from c42.auth.oauth import device
 from c42.cli.main import main
 from c42.db import Database
-from c42.models import OAuthDeviceCode, utcnow
+from c42.models import AuditEvent, OAuthDeviceCode, utcnow
 from c42.ops import purge
 from c42.ratelimit import RateLimiter
 from c42.settings import Settings, get_settings
@@ -246,6 +246,67 @@ def test_wrong_user_codes_are_rate_limited(browser: Browser, small_limit: int) -
     refused = enter_code(browser, "BBBB-BBBB")
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
+
+
+def test_brute_forced_user_code_is_stopped(
+    client: httpx.Client,
+    tv_app: App,
+    fresh_browser: Callable[[], Browser],
+    small_limit: int,
+    db: Database,
+) -> None:
+    """RFC 8628 §5.1: once over the limit, guessing stops — even a right guess is refused
+    unread, so the pending code stays pending; the lock-out is in the audit log."""
+    guesser = fresh_browser()
+    body = started(client, tv_app)
+    for _ in range(small_limit):
+        assert enter_code(guesser, "BBBB-BBBB").status_code == 400
+    right = enter_code(guesser, body["user_code"])
+    assert right.status_code == 429
+    assert "consent-form" not in right.text
+    assert error_of(poll(client, tv_app, body["device_code"])) == "authorization_pending"
+    with db.session(write=False) as session:
+        lockouts = session.scalars(
+            select(AuditEvent).where(AuditEvent.type == "rate_limit_lockout")
+        ).all()
+    assert any((row.detail or {}).get("limiter") == "device-code" for row in lockouts)
+
+
+def test_used_user_code_cannot_be_decided_again(
+    client: httpx.Client, tv_app: App, browser: Browser
+) -> None:
+    """A user code is answered once: after Allow (or Deny) the page knows it no more, and a
+    replayed decision form changes nothing."""
+    body = started(client, tv_app)
+    consent = enter_code(browser, body["user_code"])
+    form = {name: html.unescape(value) for name, value in _HIDDEN.findall(consent.text)}
+    assert browser.http.post("/device/", data={**form, "decision": "deny"}).status_code == 200
+    replay = browser.http.post("/device/", data={**form, "decision": "allow"})
+    assert replay.status_code == 400 and "not valid" in replay.text
+    assert enter_code(browser, body["user_code"]).status_code == 400
+    assert error_of(poll(client, tv_app, body["device_code"])) == "access_denied"
+
+
+def test_allowed_but_expired_device_code(
+    client: httpx.Client, tv_app: App, browser: Browser, db: Database
+) -> None:
+    """Allowed, then not polled before expiry: `expired_token`, never tokens."""
+    body = started(client, tv_app)
+    assert decide(browser, body["user_code"], "allow").status_code == 200
+    with db.session() as session:
+        session.execute(
+            update(OAuthDeviceCode)
+            .where(OAuthDeviceCode.device_digest == secrets.digest(body["device_code"]))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert error_of(poll(client, tv_app, body["device_code"])) == "expired_token"
+    with db.session(write=False) as session:
+        row = session.scalars(
+            select(OAuthDeviceCode).where(
+                OAuthDeviceCode.device_digest == secrets.digest(body["device_code"])
+            )
+        ).one()
+    assert row.redeemed_at is None
 
 
 def test_metadata(client: httpx.Client, settings: Settings) -> None:
