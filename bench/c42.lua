@@ -105,6 +105,38 @@ if thread_requests_file ~= "" then
   end
 end
 
+-- C42_WRK_ONCE_HEADERS_FILE (optional): one "Name: value" header per line, each sent once
+-- on top of the fixed headers (e.g. DPoP proofs: a proof's jti is accepted once; bench/dpop.py).
+-- Thread k of C42_WRK_THREADS sends lines k, k + threads, ...; past the end it sends the fixed
+-- headers alone, which the server refuses (counted as non-2xx).
+local once_file = os.getenv("C42_WRK_ONCE_HEADERS_FILE") or ""
+if once_file ~= "" then
+  local lines, next_line, step = nil, 1, tonumber(os.getenv("C42_WRK_THREADS") or "1")
+  local headers, name = {}, nil
+  function request()
+    if lines == nil then
+      lines = {}
+      local k = 0
+      for line in io.lines(once_file) do
+        if k % step == thread_index then
+          local n, value = string.match(line, "^([^:]+):%s*(.-)%s*$")
+          name = n
+          table.insert(lines, value)
+        end
+        k = k + 1
+      end
+      for n, value in pairs(wrk.headers) do
+        headers[n] = value
+      end
+    end
+    if name ~= nil then
+      headers[name] = lines[next_line]  -- nil past the end: the header is left out
+    end
+    next_line = next_line + 1
+    return wrk.format(nil, nil, headers)
+  end
+end
+
 local threads = {}
 
 function setup(thread)

@@ -6,13 +6,15 @@ run's figures and printed by `make bench` as met or NOT MET for each database:
 - the list's p99 <= 50 ms;
 - the Bearer and Action Token lists within 10% of the User Token list (req/s);
 - p99 at 10x users within 1.5x of p99 at 1x (`--compare-scale 10`);
-- every worker's peak memory <= 150 MB.
+- every worker's peak memory <= 150 MB;
+- (issue 16) the DPoP list within 25% of the Bearer list (req/s, bench/dpop.py).
 
 A target whose scenarios did not run is left out (say `--scenario` to run only some).
 """
 
 from __future__ import annotations
 
+from bench import dpop as bench_dpop
 from bench.report import MEMORY_LIMIT_MB, SCALE_P99_TARGET, TargetRun, scale_comparison
 
 LIST = "events_list_token"
@@ -56,6 +58,9 @@ def verdicts(runs: list[TargetRun]) -> list[str]:
                             share >= 1 - CREDENTIAL_SPREAD,
                         )
                     )
+        dpop = bench_dpop.verdict(run)  # issue 16: DPoP list within 25% of the Bearer list
+        if dpop is not None:
+            lines.append(_line(label, f"{bench_dpop.NAME} / {bench_dpop.BEARER}", *dpop))
         if run.workers:
             peak = max(w.hwm_mb for w in run.workers)
             lines.append(

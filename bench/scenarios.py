@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import dpop as bench_dpop
 from bench import oauth as bench_oauth
 from bench import writes
 from bench.seed import Seeded
@@ -39,6 +40,10 @@ class Scenario:
     # and over (e.g. one writer each, bench/writes.py); the run then has as many threads and
     # connections. The probe sends `headers` and `body`.
     per_thread: tuple[tuple[Mapping[str, str], str], ...] = ()
+    # When set, each wrk run gets `once_headers(base_url, count)`: `count` "Name: value"
+    # headers sent once each, in order, on top of `headers` (e.g. DPoP proofs, bench/dpop.py);
+    # the probe sends the first of a fresh batch of one.
+    once_headers: Callable[[str, int], list[str]] | None = None
     target_ratio: float | None = None  # req/s of this / req/s of BASELINE, from the issue
     check: Callable[[Any], str | None] | None = None  # JSON body -> problem, or None
 
@@ -47,6 +52,9 @@ class Scenario:
         so a cold cache does not land in the measured run): None when each answers as
         expected, else the first problem."""
         for extra in self.header_sets or ({},):
+            if self.once_headers is not None:
+                name, _, value = self.once_headers(base_url, 1)[0].partition(": ")
+                extra = {**extra, name: value}
             problem = self._probe_one(base_url, {**self.headers, **extra})
             if problem:
                 return problem
@@ -190,6 +198,7 @@ BUILDERS: list[Callable[[Seeded], Scenario | None]] = [
     events_list_many_users,
     events_list_bearer,
     events_list_action_token,
+    bench_dpop.events_list_dpop,
     oauth_token_refresh,
     writes.one_writer,  # writes last: they add rows
     writes.many_writers,

@@ -107,7 +107,11 @@ def run(
         str(SCRIPT),
         base_url + scenario.path,
     ]
-    bodies_file = _write_bodies(scenario, load, env) or _write_per_thread(scenario, env)
+    bodies_file = (
+        _write_bodies(scenario, load, env)
+        or _write_per_thread(scenario, env)
+        or _write_once_headers(base_url, scenario, load, env)
+    )
     meter = CpuMeter(server_pids, database_pids)
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -151,6 +155,23 @@ def _write_per_thread(scenario: Scenario, env: dict[str, str]) -> Path | None:
     path.touch(mode=0o600)
     path.write_text("\n".join(lines) + "\n")
     env["C42_WRK_THREAD_REQUESTS_FILE"] = str(path)
+    return path
+
+
+def _write_once_headers(
+    base_url: str, scenario: Scenario, load: Load, env: dict[str, str]
+) -> Path | None:
+    """`Scenario.once_headers` for this run (e.g. DPoP proofs, bench/dpop.py), one
+    "Name: value" per line in a private file, sized for the run at BODIES_PER_SECOND."""
+    if scenario.once_headers is None:
+        return None
+    count = int(load.duration * BODIES_PER_SECOND) + load.connections
+    path = BODIES_DIR / f"once-{scenario.name}-{os.getpid()}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text("\n".join(scenario.once_headers(base_url, count)) + "\n")
+    env["C42_WRK_ONCE_HEADERS_FILE"] = str(path)
+    env["C42_WRK_THREADS"] = str(load.threads)
     return path
 
 
