@@ -86,7 +86,8 @@ def unauthorized(
     kind: CredentialKind | None, code: str, message: str, *, dpop: bool = False
 ) -> Unauthorized:
     """A 401 whose challenge carries the error in the scheme the client used (`dpop`: the
-    DPoP scheme) and lists the other OAuth scheme beside it (RFC 9449 §7.2)."""
+    DPoP scheme). A Bearer refusal lists the DPoP scheme beside it (RFC 9449 §7.2), so a
+    client learns that DPoP is accepted; a DPoP refusal is the DPoP challenge alone."""
     if dpop:
         # RFC 9449 §7.1: invalid_dpop_proof / use_dpop_nonce for the proof, else invalid_token.
         error = (
@@ -94,7 +95,9 @@ def unauthorized(
             if code in (dpop_challenges.INVALID_PROOF, dpop_challenges.USE_NONCE)
             else ("invalid_token")
         )
-        challenge = f"Bearer {REALM}, {dpop_challenges.challenge('c42', error, message)}"
+        # RFC 9449 §7.1, §9: the DPoP challenge alone, first in the header (clients such as
+        # requests-oauth2client look for a use_dpop_nonce challenge that starts with "DPoP").
+        challenge = dpop_challenges.challenge("c42", error, message)
     elif kind is CredentialKind.OAUTH:
         # RFC 6750 §3: Bearer challenges carry the error code.
         challenge = (

@@ -44,24 +44,20 @@ class Answer:
 def challenge(
     error: str | None = None, description: str | None = None, *, dpop: bool = False
 ) -> str:
-    """RFC 6750 §3: the WWW-Authenticate value (no error code when no token was sent), with
-    the DPoP challenge beside it (RFC 9449 §7.2); the error goes to the scheme the token came
-    with (`dpop`: the DPoP scheme)."""
+    """RFC 6750 §3: the WWW-Authenticate value (no error code when no token was sent), the
+    DPoP challenge beside it (RFC 9449 §7.2). For a token sent with the DPoP scheme (`dpop`),
+    the DPoP challenge alone, carrying the error (§7.1), as on the API."""
+    if dpop:
+        value = dpop_challenges.challenge(REALM, error, description)
+        return value + (f', scope="{scopes.OPENID}"' if error == "insufficient_scope" else "")
     parts = [f'realm="{REALM}"']
-    if error and not dpop:
+    if error:
         parts.append(f'error="{error}"')
-    if description and not dpop:
+    if description:
         parts.append(f'error_description="{description}"')
-    if error == "insufficient_scope" and not dpop:
+    if error == "insufficient_scope":
         parts.append(f'scope="{scopes.OPENID}"')
-    dpop_part = (
-        dpop_challenges.challenge(REALM, error, description)
-        if dpop
-        else (dpop_challenges.challenge(REALM))
-    )
-    if dpop and error == "insufficient_scope":
-        dpop_part += f', scope="{scopes.OPENID}"'
-    return "Bearer " + ", ".join(parts) + ", " + dpop_part
+    return "Bearer " + ", ".join(parts) + ", " + dpop_challenges.challenge(REALM)
 
 
 def refusal(status: int, error: str, description: str, *, dpop: bool = False) -> Answer:
