@@ -37,6 +37,16 @@ def test_metadata_document(client: httpx.Client, settings: Settings) -> None:
     assert body["scopes_supported"] == scopes.names()
     assert "header" in body["bearer_methods_supported"]
     assert body["resource_documentation"] == issuer + "/api/docs"
+    # RFC 9728 §2 (SPEC §11): the DPoP proof algorithms; DPoP accepted, not required.
+    assert body["dpop_signing_alg_values_supported"] == [
+        "ES256",
+        "ES384",
+        "ES512",
+        "PS256",
+        "RS256",
+        "Ed25519",
+    ]
+    assert body["dpop_bound_access_tokens_required"] is False
     # The authorization server it names publishes RFC 8414 metadata with that issuer.
     server = client.get("/.well-known/oauth-authorization-server").json()
     assert server["issuer"] == body["authorization_servers"][0]

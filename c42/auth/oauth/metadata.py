@@ -95,13 +95,19 @@ def protected_resource(config: OAuthConfig, *, query_tokens: bool) -> dict[str, 
     (RFC 6750 §2.3, GET only)."""
     issuer = config.issuer
     methods = ["header", "query"] if query_tokens else ["header"]
-    return {
+    document: dict[str, Any] = {
         "resource": issuer,
         "authorization_servers": [issuer],
         "scopes_supported": scopes.names(),
         "bearer_methods_supported": methods,
         "resource_documentation": issuer + DOCUMENTATION_PATH,
     }
+    if config.dpop is not None:
+        # RFC 9728 §2: the proof algorithms the API verifies; DPoP-bound tokens are accepted,
+        # not required (Bearer tokens of apps that do not use DPoP work too).
+        document["dpop_signing_alg_values_supported"] = list(ALGORITHMS)
+        document["dpop_bound_access_tokens_required"] = False
+    return document
 
 
 def protected_resource_url(issuer: str) -> str:
