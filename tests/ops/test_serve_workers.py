@@ -24,6 +24,7 @@ import httpx
 import pytest
 from sqlalchemy.pool import QueuePool
 
+from c42.cli import serve
 from c42.db import Database
 from c42.settings import Settings
 from tests.factories import Factory, Person
@@ -189,6 +190,26 @@ def _secrets_used(workers: Served, settings: Settings, db: Database, factory: Fa
     values += [issued.json()["access_token"], issued.json()["refresh_token"]]
     values += [renewed.json()["refresh_token"], *cookies]
     return [value for value in values if value]
+
+
+def test_workers_start_with_few_malloc_arenas(workers: Served) -> None:
+    """Issue 12 (a worker's peak memory): `c42 serve` hands its workers MALLOC_ARENA_MAX, read
+    by glibc as each starts; an operator's own value is kept."""
+    expected = os.environ.get("MALLOC_ARENA_MAX", str(serve.MALLOC_ARENAS))
+    pids = workers.started_workers()
+    assert len(pids) == 2
+    for pid in pids:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert f"MALLOC_ARENA_MAX={expected}".encode() in environ
+
+
+def test_an_operators_malloc_arena_max_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # undone after the test, as is what follows
+    serve.limit_malloc_arenas()
+    assert os.environ["MALLOC_ARENA_MAX"] == "4"
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    serve.limit_malloc_arenas()
+    assert os.environ["MALLOC_ARENA_MAX"] == str(serve.MALLOC_ARENAS)
 
 
 def test_every_line_is_json_with_a_timestamp_and_request_id_and_no_secret(
