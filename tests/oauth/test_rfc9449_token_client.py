@@ -2,21 +2,27 @@
 against a real `c42 serve` process that requires server nonces (C42_DPOP_REQUIRE_NONCE):
 the library reads the metadata, binds the authorization request with `dpop_jkt`, redeems the
 code with a proof of that key (first answer `use_dpop_nonce`, which the library retries with
-the nonce), gets a DPoP token and refreshes it with the same key."""
+the nonce), gets a DPoP token and refreshes it with the same key. The same server runs the
+Python walk-through of docs/device-and-dpop.md as written (joserfc proofs, nonce retry)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import requests
 from requests_oauth2client import DPoPKey, DPoPToken, OAuth2Client
+from sqlalchemy import select
 
+from c42.auth import secrets
 from c42.db import Database
+from c42.models import OAuthToken
 from c42.settings import Settings
 from tests.factories import Person
-from tests.oauth.helpers import Browser, make_app, new_browser
+from tests.oauth.helpers import Browser, make_app, new_browser, query_of
 from tests.ops.processes import Served, environment
 
 
@@ -90,3 +96,56 @@ def test_requests_oauth2client_code_flow_with_dpop(
         },
     )
     assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_dpop_proof"
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "device-and-dpop.md"
+
+
+def _doc_snippet() -> str:
+    """The Python walk-through of docs/device-and-dpop.md (the block after its heading)."""
+    text = DOC.read_text()
+    section = text[text.index("### The flow, in Python with joserfc") :]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_docs_python_walk_through_runs(
+    served: Served,
+    db: Database,
+    settings: Settings,
+    service_id: str,
+    person: Person,
+) -> None:
+    redirect = "http://127.0.0.1/cb"  # the snippet's http://127.0.0.1:8765/cb: any port
+    app = make_app(db, settings, service_id, public=True, redirect_uris=[redirect])
+    source = _doc_snippet()
+    for placeholder, value in (
+        ('ISSUER = "https://c42.example"', f'ISSUER = "{served.url}"'),
+        ('CLIENT_ID = "your-client-id"', f'CLIENT_ID = "{app.client_id}"'),
+    ):
+        assert placeholder in source
+        source = source.replace(placeholder, value)
+
+    def user_in_the_browser(prompt: str) -> str:
+        """The person's part: log in, allow; the code from the loopback redirect."""
+        url = prompt.split()[1]
+        browser = new_browser(served.url)
+        try:
+            browser.login(person)
+            page = browser.http.get(url)
+            answer = browser.consent(page, "allow") if page.status_code == 200 else page
+            assert answer.status_code == 302, answer.text
+            return query_of(answer.headers["location"])["code"]
+        finally:
+            browser.http.close()
+
+    namespace: dict[str, Any] = {"input": user_in_the_browser, "__name__": "walkthrough"}
+    exec(compile(source, str(DOC), "exec"), namespace)  # noqa: S102  # our own documentation
+    tokens = namespace["tokens"]
+    assert tokens["token_type"] == "DPoP"
+    with db.session(write=False) as session:
+        row = session.scalar(
+            select(OAuthToken).where(
+                OAuthToken.access_digest == secrets.digest(tokens["access_token"])
+            )
+        )
+    assert row is not None and row.dpop_jkt == namespace["jkt"]
