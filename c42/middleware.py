@@ -196,6 +196,9 @@ class HeadersAndLogMiddleware:
                 if state.get("no_store"):
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))  # replaces, never doubles
+                if state.get("dpop_nonce"):  # RFC 9449 §9: the next nonce (c42.resources.deps)
+                    headers = [(k, v) for k, v in headers if k.lower() != b"dpop-nonce"]
+                    headers.append((b"dpop-nonce", state["dpop_nonce"].encode("ascii")))
                 message = {**message, "headers": headers}
             await send(message)
 

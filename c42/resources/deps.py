@@ -134,6 +134,10 @@ async def _check_proof(
     path = raw_path.decode("latin-1") if raw_path else request.url.path
     url = request_url(request.app.state.settings.issuer, path)
     proofs = request.headers.getlist("dpop")
+    if checker.require_nonce:
+        # RFC 9449 §9: every answer to a DPoP request gives the nonce to use next (c42.middleware
+        # adds the header), so a client rarely meets use_dpop_nonce after its first request.
+        request.state.dpop_nonce = checker.nonces.current()
     if checker.replays.blocking:
         # The replay cache's SET is a network round trip (Redis): off the event loop.
         await run_in_threadpool(

@@ -421,6 +421,7 @@ def test_the_nonce_flow(
         first = http.get(API, headers=dpop(token, proof_for_token(key, "GET", htu, token)))
         params = _refused(first, "use_dpop_nonce", settings)
         assert params["error"] == "use_dpop_nonce"
+        assert len(first.headers.get_list("dpop-nonce")) == 1
         nonce = first.headers["dpop-nonce"]
         wrong = http.get(
             API, headers=dpop(token, proof_for_token(key, "GET", htu, token, nonce="x" * 24))
@@ -431,6 +432,7 @@ def test_the_nonce_flow(
             API, headers=dpop(token, proof_for_token(key, "GET", htu, token, nonce=nonce))
         )
         assert ok.status_code == 200, ok.text
+        assert len(ok.headers["dpop-nonce"]) == 24  # RFC 9449 §9: the next nonce, unasked
         userinfo = url_of(settings, USERINFO)
         asked = http.get(
             USERINFO, headers=dpop(token, proof_for_token(key, "GET", userinfo, token))
