@@ -25,6 +25,7 @@ from sqlalchemy import (
 from c42.access.permissions import Permission, reads
 from c42.auth.subject import AuthSubject
 from c42.models import Calendar, CalendarSubscription, Event, EventCalendar, EventSubscription
+from c42.sqlfunctions import comma_joined
 
 events = Event.__table__
 event_calendars = EventCalendar.__table__
@@ -85,6 +86,40 @@ def relations(
         direct = direct.where(event_subscriptions.c.event_id.in_(event_ids))
         via_calendar = via_calendar.where(event_calendars.c.event_id.in_(event_ids))
     return union_all(direct, via_calendar)
+
+
+def visible_calendar_ids(user_id: Any, event_id: Any) -> Any:
+    """The event's calendars that the user can see (subscribed with read permission, not
+    deleted), comma-joined in id order; None when there are none. The requester-relative
+    `calendar_ids` of SPEC §4: a list never reveals that an event is also in someone's
+    private calendar. A scalar subquery correlated to `user_id` and `event_id` (columns of
+    the enclosing query); the same order on both databases, so that the rows kept in
+    `readable_events` equal the rule string for string."""
+    ids = (
+        select(event_calendars.c.calendar_id.label("calendar_id"))
+        .select_from(event_calendars)
+        .join(
+            calendar_subscriptions,
+            and_(
+                calendar_subscriptions.c.calendar_id == event_calendars.c.calendar_id,
+                calendar_subscriptions.c.user_id == user_id,
+            ),
+        )
+        .join(calendars, calendars.c.id == event_calendars.c.calendar_id)
+        .where(
+            event_calendars.c.event_id == event_id,
+            reads(calendar_subscriptions.c.permission),
+            calendars.c.deleted_at.is_(None),
+        )
+        # An ordered sub-select: SQLite 3.40's group_concat has no ORDER BY of its own (nor
+        # is a sorted sub-select flattened into an aggregate), PostgreSQL aggregates in input
+        # order when nothing is joined above the sub-select.
+        .order_by(event_calendars.c.calendar_id)
+        # Correlated to the enclosing query's tables (explicitly: a sub-select in FROM)
+        .correlate_except(event_calendars, calendar_subscriptions, calendars)
+        .subquery("visible_calendars")
+    )
+    return select(comma_joined(ids.c.calendar_id)).scalar_subquery()
 
 
 def permission_subquery(

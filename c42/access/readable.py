@@ -1,7 +1,10 @@
 """`readable_events`: the read rule of `c42.access.events`, kept as rows for the events list.
 
 One row per user and event the user may read now (`permissions.reads`, event not deleted), with
-the event's sort keys and service. Every write that can change who reads what, or an
+the event's sort keys and service, and the event's calendars this user can see (the list's
+`calendar_ids`: computed here once per change instead of with three index probes per listed
+event per request; its inputs are those of the permission, so the same refreshes keep it
+exact). Every write that can change who reads what, or an
 event's sort keys, calls `refresh` for the rows it affects, in its own transaction, after
 its own changes; the rows are recomputed by the rule itself, never patched by hand:
 
@@ -51,7 +54,16 @@ from c42.models import ReadableEvent
 
 readable_events = ReadableEvent.__table__
 _events = rules.events
-_COLUMNS = ("user_id", "event_id", "permission", "service_id", "sync_token", "due", "start")
+_COLUMNS = (
+    "user_id",
+    "event_id",
+    "permission",
+    "service_id",
+    "sync_token",
+    "due",
+    "start",
+    "calendar_ids",
+)
 _calendars = rules.calendars
 # `in_calendar`'s selection carries its calendar, which `refresh` locks first.
 _CALENDAR_OPTION = "c42_readable_calendar"
@@ -69,6 +81,7 @@ def rule_rows(user_id: Any | None = None, event_ids: Any | None = None) -> Selec
             _events.c.sync_token,
             _events.c.due,
             _events.c.start,
+            rules.visible_calendar_ids(access.c.user_id, access.c.event_id).label("calendar_ids"),
         )
         .join(_events, _events.c.id == access.c.event_id)
         .where(reads(access.c.permission), _events.c.deleted_at.is_(None))

@@ -167,6 +167,9 @@ class ReadableEvent(Base):
     sync_token: Mapped[int] = mapped_column(BigInteger)
     due: Mapped[datetime | None] = mapped_column(DateTime)
     start: Mapped[datetime | None] = mapped_column(DateTime)
+    # The event's calendars this user can see, comma-joined in id order (the list's
+    # requester-relative `calendar_ids`, `c42.access.events.visible_calendar_ids`).
+    calendar_ids: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_readable_events_user_sync", "user_id", "sync_token", "event_id"),

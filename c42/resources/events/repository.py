@@ -18,7 +18,7 @@ from c42.access.permissions import reads
 from c42.access.readable import readable_events as readable
 from c42.auth.subject import AuthSubject
 from c42.compiled import Program, Step
-from c42.sqlfunctions import comma_joined, wire_time
+from c42.sqlfunctions import wire_time
 
 events = rules.events
 subs = rules.event_subscriptions
@@ -134,6 +134,7 @@ class _Source:
     event_id: Any
     permission: Any
     sort: Any  # the column of the shape's order
+    calendar_ids: Any  # kept visible calendars of the event, or None: computed per page row
 
 
 def _source(shape: Shape) -> _Source:
@@ -158,14 +159,20 @@ def _source(shape: Shape) -> _Source:
             .outerjoin(subs, and_(subs.c.event_id == events.c.id, subs.c.user_id == user))
             .where(or_(*changed, _calendar_relation_changed(user, since)))
         )
-        source = _Source(statement, events.c.id, access.c.permission, events.c[shape.order_by])
+        source = _Source(
+            statement, events.c.id, access.c.permission, events.c[shape.order_by], None
+        )
         service_id = events.c.service_id
     else:
         statement = select().select_from(readable).where(readable.c.user_id == user)
         if shape.n_type >= 0:
             statement = statement.join(events, events.c.id == readable.c.event_id)
         source = _Source(
-            statement, readable.c.event_id, readable.c.permission, readable.c[shape.order_by]
+            statement,
+            readable.c.event_id,
+            readable.c.permission,
+            readable.c[shape.order_by],
+            readable.c.calendar_ids,  # kept with the row (`c42.access.readable`)
         )
         service_id = readable.c.service_id
     conditions: list[Any] = []
@@ -214,6 +221,7 @@ def _page_statement(shape: Shape) -> Any:
             source.permission.label("permission"),
             key.label("sort_key"),
             total.label("total"),
+            *([] if source.calendar_ids is None else [source.calendar_ids.label("calendar_ids")]),
         )
         .order_by(order.nulls_last() if nullable else order, tie)
         .limit(bindparam("limit"))
@@ -232,7 +240,7 @@ def _page_statement(shape: Shape) -> Any:
             subs.c.previous_permission,
             subs.c.rsvp_status,
             subs.c.is_invitation,
-            _visible_calendar_ids(),
+            _calendar_ids(page, source),
             page.c.total,
             token.c.current_sync_token,
         )
@@ -246,18 +254,14 @@ def _page_statement(shape: Shape) -> Any:
     )
 
 
-def _visible_calendar_ids() -> Any:
-    """The event's calendars that the caller can see, comma-joined, as a column of the page
-    (requester-relative `calendar_ids`; one query per page instead of two)."""
-    return (
-        select(comma_joined(ec.c.calendar_id))
-        .select_from(ec)
-        .join(cs, and_(cs.c.calendar_id == ec.c.calendar_id, cs.c.user_id == bindparam("user_id")))
-        .join(cals, cals.c.id == ec.c.calendar_id)
-        .where(ec.c.event_id == events.c.id, reads(cs.c.permission), cals.c.deleted_at.is_(None))
-        .scalar_subquery()
-        .label("calendar_ids")
-    )
+def _calendar_ids(page: Any, source: _Source) -> Any:
+    """The requester-relative `calendar_ids` of each listed event: a list takes them from
+    its `readable_events` rows; a sync, whose rows come from the rule itself (events lost
+    included), computes them for the page's rows only."""
+    if source.calendar_ids is not None:
+        return page.c.calendar_ids
+    user: BindParameter[str] = bindparam("user_id")
+    return rules.visible_calendar_ids(user, events.c.id).label("calendar_ids")
 
 
 def split_ids(joined: str | None) -> list[str]:
