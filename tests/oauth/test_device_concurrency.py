@@ -29,7 +29,15 @@ PARALLEL = 50
 def workers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`c42 serve --workers 2` on the test database and its server key."""
     root = tmp_path_factory.mktemp("device-workers")
-    env = environment(root, settings.database_url, C42_SECRET_KEY=settings.secret_key)
+    env = environment(
+        root,
+        settings.database_url,
+        C42_SECRET_KEY=settings.secret_key,
+        # A small pool per worker: the race queues for connections instead of opening 50 at
+        # once, which a PostgreSQL shared with other suites (max_connections) may refuse.
+        C42_DB_POOL_SIZE="8",
+        C42_DB_MAX_OVERFLOW="4",
+    )
     served = Served(root, env, "--workers", "2")
     try:
         served.wait_ready(timeout=120)
