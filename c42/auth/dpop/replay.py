@@ -31,8 +31,9 @@ class ReplayCache:
 
     @property
     def blocking(self) -> bool:
-        """True when `first_use` may wait on the network (Redis): call it off the event loop."""
-        return self._link is not None
+        """True when `first_use` would now wait on the network (Redis configured and not in
+        its outage back-off): call it off the event loop then."""
+        return self._link is not None and self._link.usable()
 
     def first_use(self, jkt: str, jti: str, ttl: int) -> bool:
         """True the first time (jkt, jti) is seen within `ttl` seconds, False for a replay."""
