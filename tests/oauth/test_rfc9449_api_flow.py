@@ -7,6 +7,8 @@ and `DPoP-Nonce` header must be understood by a client we did not write."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +19,7 @@ from c42.db import Database
 from c42.settings import Settings
 from tests.dpop_helpers import make_key, proof_for_token
 from tests.factories import Person
-from tests.oauth.helpers import App, Browser, bearer, make_app, new_browser, pkce
+from tests.oauth.helpers import App, Browser, bearer, make_app, new_browser, pkce, query_of
 from tests.oauth.test_rfc9449_api import API, USERINFO, challenges, dpop, url_of
 from tests.oauth.test_rfc9449_token import dpop as token_proof
 from tests.oauth.test_rfc9449_token import redeem, refresh_with
@@ -133,3 +135,44 @@ def test_a_client_library_calls_the_api_with_nonces(
         nonce_served.url + API, headers={"Authorization": f"Bearer {token.access_token}"}
     )
     assert stolen.status_code == 401
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "device-and-dpop.md"
+
+
+def _python_after(heading: str) -> str:
+    text = DOC.read_text()
+    section = text[text.index(heading) :]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_docs_api_walk_through_runs(
+    nonce_served: Served, db: Database, settings: Settings, service_id: str, person: Person
+) -> None:
+    """docs/device-and-dpop.md as written: the token walk-through, then the API call (with
+    the API's nonce retry), against a `c42 serve` that requires nonces."""
+    app = make_app(db, settings, service_id, public=True, redirect_uris=["http://127.0.0.1/cb"])
+    source = _python_after("### The flow, in Python with joserfc")
+    source += _python_after("## Calling the API with a DPoP token")
+    for placeholder, value in (
+        ('ISSUER = "https://c42.example"', f'ISSUER = "{nonce_served.url}"'),
+        ('CLIENT_ID = "your-client-id"', f'CLIENT_ID = "{app.client_id}"'),
+    ):
+        assert placeholder in source
+        source = source.replace(placeholder, value)
+
+    def user_in_the_browser(prompt: str) -> str:
+        browser = new_browser(nonce_served.url)
+        try:
+            browser.login(person)
+            page = browser.http.get(prompt.split()[1])
+            answer = browser.consent(page, "allow") if page.status_code == 200 else page
+            assert answer.status_code == 302, answer.text
+            return query_of(answer.headers["location"])["code"]
+        finally:
+            browser.http.close()
+
+    namespace: dict[str, Any] = {"input": user_in_the_browser, "__name__": "walkthrough"}
+    exec(compile(source, str(DOC), "exec"), namespace)  # noqa: S102  # our own documentation
+    assert namespace["events"]["meta_data"]["count"] >= 0
+    assert namespace["api_nonce"]  # the API asked for a nonce and the snippet used it
