@@ -221,6 +221,8 @@ def test_replayed_proof_is_refused(
         st.lists(st.text("ABCxyz-_=+/", max_size=80), min_size=3, max_size=3).map(".".join),
         st.binary(max_size=200).map(lambda b: "eyJ" + b.hex() + ".e30.AA"),
     )
+    .map(str.strip)
+    .filter(bool)  # HTTP strips a field value's surrounding whitespace (RFC 9110 §5.5)
 )
 def test_garbage_dpop_headers_never_500(server: LiveServer, value: str) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as http:
@@ -230,11 +232,7 @@ def test_garbage_dpop_headers_never_500(server: LiveServer, value: str) -> None:
             headers={"DPoP": value},
         )
     assert answer.status_code == 400, answer.text
-    error = answer.json()["error"]
-    # An empty or blank header is no proof at all: the request goes on and fails for its client.
-    assert error in ("invalid_dpop_proof", "invalid_client"), answer.text
-    if value.strip():
-        assert error == "invalid_dpop_proof"
+    assert answer.json()["error"] == "invalid_dpop_proof", answer.text
 
 
 # -- nonces ---------------------------------------------------------------------------------
