@@ -17,6 +17,7 @@ from sqlalchemy import select
 from c42.db import Database
 from c42.models import AuditEvent, OAuthApp, User, UserToken
 from c42.settings import Settings
+from c42.web.admin.apps import FLAGS, _Flags
 from tests.cli.test_cli_operators import Cli
 from tests.conftest import LiveServer
 from tests.factories import Factory, Person
@@ -209,6 +210,19 @@ def test_apps_create_edit_rotate_disable(
     with db.session(write=False) as s:
         app = s.scalar(select(OAuthApp).where(OAuthApp.client_id == client_id))
         assert app is not None and app.name == "Renamed" and len(app.redirect_uris) == 2
+    flags = {name: "on" for name in ("device", "require_par", "require_dpop")}
+    flagged = post(
+        console, page, page, {"name": "Renamed", "redirect_uris": "https://c.example/cb", **flags}
+    )
+    assert flagged.status_code == 303
+    with db.session(write=False) as s:
+        app = s.scalar(select(OAuthApp).where(OAuthApp.client_id == client_id))
+        assert app is not None and app.allow_device and app.require_par and app.require_dpop
+        assert not app.allow_silent and not app.require_pkce
+    detail = last_record(db, "admin.app_update").detail
+    assert detail["device"] and detail["require_par"] and detail["require_dpop"]
+    shown = console.get(page).text
+    assert all(f'name="{name}" checked' in shown for name in flags)
     bad = post(console, page, page, {"name": "x", "redirect_uris": "not a uri"})
     assert bad.status_code == 400 and "redirect URI" in bad.text
 
@@ -225,6 +239,10 @@ def test_apps_create_edit_rotate_disable(
     assert last_record(db, "admin.app_disable").client_id == client_id
     assert post(console, page, f"{page}enable/").status_code == 303
     assert last_record(db, "admin.app_enable").actor_id == staff.id
+
+
+def test_every_console_flag_is_read_from_the_form() -> None:
+    assert {name for name, _label, _attribute in FLAGS} == set(_Flags.__annotations__)
 
 
 def test_services_and_audit_filters(

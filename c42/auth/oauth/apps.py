@@ -237,6 +237,8 @@ def update_record(app: OAuthApp) -> dict[str, Any]:
         "origins": app.cors_origins,
         "silent": app.allow_silent,
         "require_pkce": app.require_pkce,
+        "device": app.allow_device,
+        "require_par": app.require_par,
         "require_dpop": app.require_dpop,
     }
 

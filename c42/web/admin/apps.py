@@ -3,7 +3,7 @@ secret, shown once; disable and enable), through c42.auth.oauth.apps like `c42 a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
@@ -49,6 +49,35 @@ def _checked(form: FormData, name: str) -> bool:
     return form.get(name) == "on"
 
 
+# The per-app settings the console shows as checkboxes: (form field and AppSpec/AppChanges
+# field, label, OAuthApp attribute); `_Flags` reads each (an unchecked box is sent as nothing).
+FLAGS = (
+    ("silent", "Silent OAuth (sandbox users)", "allow_silent"),
+    ("require_pkce", "Require PKCE", "require_pkce"),
+    ("device", "Device grant (RFC 8628: TVs, command lines)", "allow_device"),
+    ("require_par", "Require pushed authorization requests (RFC 9126)", "require_par"),
+    ("require_dpop", "Require DPoP-bound tokens (RFC 9449)", "require_dpop"),
+)
+
+
+class _Flags(TypedDict):
+    silent: bool
+    require_pkce: bool
+    device: bool
+    require_par: bool
+    require_dpop: bool
+
+
+def _flags(form: FormData) -> _Flags:
+    return _Flags(
+        silent=_checked(form, "silent"),
+        require_pkce=_checked(form, "require_pkce"),
+        device=_checked(form, "device"),
+        require_par=_checked(form, "require_par"),
+        require_dpop=_checked(form, "require_dpop"),
+    )
+
+
 async def _list_page(
     request: Request, staff: User, error: str | None = None, values: dict[str, Any] | None = None
 ) -> Response:
@@ -56,7 +85,7 @@ async def _list_page(
         return {"apps": queries.apps(session), "services": queries.all_services(session)}
 
     context = await read(request, load)
-    context.update(title="Apps", section="apps", error=error, values=values or {})
+    context.update(title="Apps", section="apps", error=error, values=values or {}, flags=FLAGS)
     return page(request, staff, "admin/apps.html", context, 400 if error else 200)
 
 
@@ -81,9 +110,8 @@ async def create_app(request: Request) -> Response:
         name=name,
         redirect_uris=redirect_uris,
         public=_checked(form, "public"),
-        silent=_checked(form, "silent"),
-        require_pkce=_checked(form, "require_pkce"),
         cors_origins=origins,
+        **_flags(form),
     )
     server_key = settings_of(request).resolved_secret_key()
 
@@ -127,6 +155,7 @@ async def _app_page(
     context.update(
         title=context["app"].name,
         section="apps",
+        flags=FLAGS,
         secret=secret,  # SPEC §8: a new secret is shown once, on this answer only
         error=error,
         notice=NOTICES.get(request.query_params.get("notice", "")) if secret is None else None,
@@ -159,8 +188,7 @@ async def update_app(request: Request, client_id: str) -> Response:
         name=name,
         redirect_uris=redirect_uris,
         cors_origins=origins,
-        silent=_checked(form, "silent"),
-        require_pkce=_checked(form, "require_pkce"),
+        **_flags(form),
     )
 
     def work(session: Session) -> None:
