@@ -17,6 +17,11 @@ from c42.models import new_id, utcnow
 from c42.resources.events import repository as repo
 from c42.resources.events.schemas import DEFAULTS, EventFields, check_type_rules, to_columns
 
+# Built once, values as parameters: building `insert(...).values(...)` per request (and its
+# cache key) cost ~350 us of worker CPU per event created.
+_NEW_EVENT = insert(repo.events)
+_NEW_SUBSCRIPTION = insert(repo.subs)
+
 
 def _check_calendars(session: Session, subject: AuthSubject, calendar_ids: list[str]) -> None:
     # SPEC §4: putting an event into a calendar needs write permission on that calendar.
@@ -48,31 +53,33 @@ def create(session: Session, subject: AuthSubject, fields: EventFields) -> str:
     now = utcnow()
     event_id = new_id()
     session.execute(
-        insert(repo.events).values(
-            id=event_id,
-            service_id=subject.service_id,
-            creator_id=subject.user_id,
-            created=now,
-            modified=now,
-            sync_token=token,
+        _NEW_EVENT,
+        {
+            "id": event_id,
+            "service_id": subject.service_id,
+            "creator_id": subject.user_id,
+            "created": now,
+            "modified": now,
+            "sync_token": token,
             **values,
-        )
+        },
     )
     # SPEC §4: the creator gets a direct subscribed_write subscription.
     session.execute(
-        insert(repo.subs).values(
-            id=new_id(),
-            event_id=event_id,
-            user_id=subject.user_id,
-            permission=Permission.SUBSCRIBED_WRITE,
-            rsvp_status="attending",
-            is_invitation=False,
-            actor_id=subject.user_id,
-            message="",
-            created=now,
-            modified=now,
-            sync_token=token,
-        )
+        _NEW_SUBSCRIPTION,
+        {
+            "id": new_id(),
+            "event_id": event_id,
+            "user_id": subject.user_id,
+            "permission": Permission.SUBSCRIBED_WRITE,
+            "rsvp_status": "attending",
+            "is_invitation": False,
+            "actor_id": subject.user_id,
+            "message": "",
+            "created": now,
+            "modified": now,
+            "sync_token": token,
+        },
     )
     if calendar_ids:
         session.execute(
