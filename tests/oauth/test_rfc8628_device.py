@@ -134,8 +134,12 @@ def test_cli_client_polls_until_allowed(
 
 def test_slow_down_grows_the_interval(client: httpx.Client, tv_app: App, db: Database) -> None:
     body = started(client, tv_app)
-    assert error_of(poll(client, tv_app, body["device_code"])) == "authorization_pending"
-    assert error_of(poll(client, tv_app, body["device_code"])) == "slow_down"
+    pending = poll(client, tv_app, body["device_code"])
+    assert error_of(pending) == "authorization_pending"
+    assert "poll again after the interval" in pending.json()["error_description"]
+    slow = poll(client, tv_app, body["device_code"])
+    assert error_of(slow) == "slow_down"
+    assert "add 5 seconds" in slow.json()["error_description"]
     with db.session(write=False) as session:
         row = session.query(OAuthDeviceCode).filter_by(app_id=tv_app.id).one()
         interval = row.interval
@@ -148,7 +152,9 @@ def test_denied(client: httpx.Client, tv_app: App, browser: Browser) -> None:
     done = decide(browser, body["user_code"], "deny")
     assert done.status_code == 200
     assert "Access denied" in done.text
-    assert error_of(poll(client, tv_app, body["device_code"])) == "access_denied"
+    denied = poll(client, tv_app, body["device_code"])
+    assert error_of(denied) == "access_denied"
+    assert denied.json()["error_description"].startswith("The user did not allow")
 
 
 def test_expired(client: httpx.Client, tv_app: App, browser: Browser, db: Database) -> None:
@@ -159,7 +165,9 @@ def test_expired(client: httpx.Client, tv_app: App, browser: Browser, db: Databa
             .where(OAuthDeviceCode.app_id == tv_app.id)
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
-    assert error_of(poll(client, tv_app, body["device_code"])) == "expired_token"
+    expired = poll(client, tv_app, body["device_code"])
+    assert error_of(expired) == "expired_token"
+    assert "ask for a new one" in expired.json()["error_description"]
     # Too late on the page as well.
     assert enter_code(browser, body["user_code"]).status_code == 400
 

@@ -130,6 +130,17 @@ _WHEN_NONE: dict[str, str] = {
     "invalid_scope": _EXACT[
         ("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
     ],
+    # RFC 8628 §3.5: the device grant's polling answers.
+    "authorization_pending": (
+        "Nobody has allowed or denied this device code yet: poll again after the interval "
+        "(RFC 8628 3.5)."
+    ),
+    "slow_down": "Polling too fast: add 5 seconds to the interval, from now on (RFC 8628 3.5).",
+    "expired_token": (
+        "The device code has expired: ask for a new one at the device authorization endpoint "
+        "(RFC 8628 3.5)."
+    ),
+    "access_denied": "The user did not allow the app access.",
 }
 
 
