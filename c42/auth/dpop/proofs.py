@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -109,7 +110,7 @@ class ProofChecker:
             signature = urlsafe_b64decode(encoded_signature.encode("ascii"))
             if not header.algorithm.verify(signing_input, signature, header.key):
                 raise DPoPError("The DPoP proof's signature does not verify.")
-            claims = json.loads(urlsafe_b64decode(encoded_payload.encode("ascii")))
+            claims = _json(urlsafe_b64decode(encoded_payload.encode("ascii")))
         except (JoseError, ValueError, TypeError):  # binascii and Unicode errors are ValueErrors
             raise DPoPError("The DPoP proof's signature does not verify.") from None
         if not isinstance(claims, dict):
@@ -124,7 +125,9 @@ class ProofChecker:
             raise DPoPError("The DPoP proof was made for another URL (htu).")
         # (11): iat within an acceptable window (§11.1).
         iat = claims.get("iat")
-        if isinstance(iat, bool) or not isinstance(iat, int | float):
+        # A NaN passes every comparison (and 1e400 is an infinity): only a finite number, or
+        # such a proof would be acceptable forever, replayable once its jti left the cache.
+        if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
             raise DPoPError("The DPoP proof has no numeric iat.")
         if iat > moment + MAX_FUTURE_SECONDS or iat < moment - MAX_AGE_SECONDS:
             raise DPoPError("The DPoP proof is stale or from the future (iat).")
@@ -150,7 +153,7 @@ class ProofChecker:
 def _header(encoded: str) -> _Header:
     """The protected header, checked and its key imported (cached: clients reuse it)."""
     try:
-        header = json.loads(_b64decode(encoded))
+        header = _json(_b64decode(encoded))
     except ValueError:
         raise DPoPError("The DPoP proof's header is not base64url JSON.") from None
     if not isinstance(header, dict):
@@ -175,6 +178,16 @@ def _header(encoded: str) -> _Header:
     except (JoseError, ValueError, TypeError, KeyError, AttributeError):
         raise DPoPError("The DPoP proof's jwk is not a usable key for its alg.") from None
     return _Header(alg=alg, algorithm=algorithm, key=key, jkt=key.thumbprint())
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json(data: bytes) -> Any:
+    """RFC 8259 JSON: Python's parser also reads NaN, Infinity and -Infinity (RFC 7519 §2:
+    NumericDate is a JSON number, so never one of those)."""
+    return json.loads(data, parse_constant=_refuse_constant)
 
 
 def _check_rsa_size(member: dict[str, Any]) -> None:

@@ -1,0 +1,74 @@
+"""Adversarial review of DPoP (RFC 9449 §11), PAR (RFC 9126 §7) and the device grant (RFC 8628
+§5) over HTTP against the served app: each test is an attack that must be refused (or, for
+RFC 7009 revocation, must keep working), never with a 500."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+from joserfc import jws
+
+from c42.settings import Settings
+from tests.dpop_helpers import _SIGNING, Key, make_key, proof, proof_for_token
+from tests.oauth.helpers import App, Browser
+from tests.oauth.test_rfc9449_api import API, bound, dpop, url_of
+from tests.oauth.test_rfc9449_token import TOKEN, bound_pair, refresh_with
+from tests.oauth.test_rfc9449_token import url as token_url
+
+__all__ = ["bound"]
+
+
+@pytest.mark.parametrize("iat", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_iat_is_refused_at_the_api(
+    client: httpx.Client, settings: Settings, bound: tuple[str, Key], iat: str
+) -> None:
+    token, key = bound
+    value = proof_for_token(key, "GET", url_of(settings, API), token, iat=12345.5)
+    value = _with_raw_claim(key, value, '"iat":12345.5', f'"iat":{iat}')
+    answer = client.get(API, headers=dpop(token, value))
+    assert answer.status_code == 401, answer.text
+
+
+def test_non_finite_iat_is_refused_at_the_token_endpoint(
+    client: httpx.Client, browser: Browser, native_app: App, settings: Settings
+) -> None:
+    key = make_key()
+    pair = bound_pair(client, browser, native_app, settings, key)
+    value = proof(key, "POST", token_url(settings), iat=12345.5)
+    value = _with_raw_claim(key, value, '"iat":12345.5', '"iat":NaN')
+    answer = refresh_with(client, native_app, pair["refresh_token"], {"DPoP": value})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_dpop_proof"
+
+
+def _with_raw_claim(key: Key, value: str, old: str, new: str) -> str:
+    """`value` re-signed by `key` with `old` replaced by `new` in the claims' JSON text."""
+    encoded_header, encoded_payload, _ = value.split(".")
+    payload = base64.urlsafe_b64decode(encoded_payload + "=" * (-len(encoded_payload) % 4))
+    text = payload.decode()
+    assert old in text, text
+    header = json.loads(base64.urlsafe_b64decode(encoded_header + "=" * (-len(encoded_header) % 4)))
+    return str(
+        jws.serialize_compact(header, text.replace(old, new).encode(), key.jwk, registry=_SIGNING)
+    )
+
+
+def test_revocation_of_a_bound_public_refresh_token_needs_no_proof(
+    client: httpx.Client, browser: Browser, native_app: App, web_app: App, settings: Settings
+) -> None:
+    key = make_key()
+    pair = bound_pair(client, browser, native_app, settings, key)
+    answer = client.post(
+        "/oauth2/revoke/",
+        data={"token": pair["refresh_token"], "client_id": native_app.client_id},
+    )
+    assert answer.status_code == 200, answer.text
+    refused = refresh_with(client, native_app, pair["refresh_token"], _token_proof(settings, key))
+    assert refused.status_code == 400, refused.text
+
+
+def _token_proof(settings: Settings, key: Key) -> dict[str, str]:
+    return {"DPoP": proof(key, "POST", token_url(settings, TOKEN))}
