@@ -170,6 +170,8 @@ class OAuthDeviceCode(Base):
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     approved: Mapped[bool | None] = mapped_column(Boolean)
     redeemed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # OpenID Connect: when that user logged in (the browser session's login), for `auth_time`.
+    auth_time: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class OAuthPushedRequest(Base):

@@ -25,7 +25,7 @@ from c42.ratelimit import RateLimiter
 from c42.web.csrf import require_csrf
 from c42.web.forms import db_of
 from c42.web.links import with_next
-from c42.web.session import current_user_id_async
+from c42.web.session import current_login_async, current_user_id_async
 from c42.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -50,9 +50,10 @@ async def device_page(request: Request) -> Response:
 @router.post(PATH)
 async def device_answer(request: Request) -> Response:
     form = await require_csrf(request)
-    user_id = await current_user_id_async(request)
-    if user_id is None:
+    login = await current_login_async(request)
+    if login is None:
         return redirect(with_next(LOGIN_PATH, PATH), 303)
+    user_id, auth_time = login.user_id, login.auth_time  # auth_time: an id_token's (OIDC)
     typed = form.get("user_code")
     typed = typed if isinstance(typed, str) and len(typed) <= 40 else ""
     await _limiter(request).hit_or_raise_async(request, user_id)
@@ -73,7 +74,8 @@ async def device_answer(request: Request) -> Response:
             if found is None or names is None or names[2] is not None:
                 return "unknown", {}
             if decision in ("allow", "deny"):
-                recorded = device.decide(session, found.id, user_id, decision == "allow")
+                allow = decision == "allow"
+                recorded = device.decide(session, found.id, user_id, allow, auth_time)
                 if recorded and decision == "allow":  # STYLE §9: consent is a record
                     consents.remember(session, found.app_id, user_id, found.scope)
                 return ("allowed" if decision == "allow" else "denied") if recorded else (

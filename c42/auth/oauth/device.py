@@ -242,13 +242,16 @@ def pending(session: Session, user_code: str, server_key: str) -> Pending | None
     return Pending(row.id, row.app_id, row.scope) if row else None
 
 
-def decide(session: Session, row_id: str, user_id: str, approved: bool) -> bool:
+def decide(
+    session: Session, row_id: str, user_id: str, approved: bool, auth_time: datetime | None
+) -> bool:
     """Record the user's decision once (a second answer, or one after expiry, changes
-    nothing); True when it was recorded."""
+    nothing); True when it was recorded. `auth_time`: when the deciding browser session
+    logged in (the id_token's `auth_time`, as an authorization code carries it)."""
     result = session.execute(
         update(OAuthDeviceCode)
         .where(_d.c.id == row_id, _d.c.approved.is_(None), _d.c.expires_at > utcnow())
-        .values(user_id=user_id, approved=approved)
+        .values(user_id=user_id, approved=approved, auth_time=auth_time)
     )
     assert isinstance(result, CursorResult)
     return result.rowcount == 1

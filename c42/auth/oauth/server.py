@@ -67,7 +67,8 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]  # Authlib is unty
             AuthorizationCodeGrant, [PKCE(required=True), AcceptedText(), id_tokens]
         )
         self.register_grant(RefreshTokenGrant, [id_tokens])
-        self.register_grant(DeviceGrant)  # RFC 8628, for apps flagged allow_device
+        # RFC 8628, for apps flagged allow_device; an `openid` device token gets an id_token.
+        self.register_grant(DeviceGrant, [id_tokens])
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
         self.register_endpoint(DeviceAuthorization)

@@ -1,14 +1,17 @@
 """id_tokens (OIDC Core §2, §3.1.3.6, §12.2) through Authlib's OpenIDCode extension.
 
-Registered on both grants of the server: the code exchange of a request whose scope holds
-`openid` adds an `id_token` to the token response, and so does a refresh of such a grant
-(same `sub`, same `auth_time`, no `nonce`: OIDC Core §12.2). Signed with the process's
-current signing key (c42.auth.oidc.keys), its `kid` in the header.
+Registered on the three grants of the server: the code exchange of a request whose scope
+holds `openid` adds an `id_token` to the token response, and so does a refresh of such a grant
+(same `sub`, same `auth_time`, no `nonce`: OIDC Core §12.2). The device grant (RFC 8628) does
+too: OIDC Core does not define it, but OPs issue one there (the "Device Flow" practice); no
+`nonce`, since a device authorization request has none. Signed with the process's current
+signing key (c42.auth.oidc.keys), its `kid` in the header.
 
 Claims: iss, sub, aud (the client_id), azp, exp, iat, auth_time (when the user last gave
-their password: the browser session's login time, carried by the code, then by the token
-family), nonce (when the request had one), at_hash, and the user claims of the granted
-identity scopes (c42.auth.oidc.claims).
+their password: the browser session's login time, carried by the code or the device code,
+then by the token family; left out when unknown, never the time of the token request),
+nonce (when the request had one), at_hash, and the user claims of the granted identity scopes
+(c42.auth.oidc.claims).
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from c42.auth.oauth import tokens
+from c42.auth.oauth import device, tokens
 from c42.auth.oidc import claims, keys, login_context
-from c42.models import User, utcnow
+from c42.models import User
 
 if TYPE_CHECKING:
     from c42.auth.oauth.models import AuthorizationCode, Client
@@ -104,7 +107,9 @@ class IDTokens(OpenIDCode):  # type: ignore[misc]  # Authlib is untyped
 
     def get_compatible_claims(self, request: OAuth2Request) -> dict[str, Any]:
         found = self._auth_time(request)
-        return {**self.get_client_claims(request.client), "auth_time": epoch(found or utcnow())}
+        # OIDC Core §2: auth_time is the login's; a request's time would pass a max_age check.
+        login = {"auth_time": epoch(found)} if found is not None else {}
+        return {**self.get_client_claims(request.client), **login}
 
     def get_authorization_code_claims(
         self, authorization_code: AuthorizationCode
@@ -121,14 +126,12 @@ class IDTokens(OpenIDCode):  # type: ignore[misc]  # Authlib is untyped
     def process_token(self, grant: Any, response: Any) -> Any:
         token = super().process_token(grant, response)
         request = grant.request
-        if "id_token" in token and request.authorization_code is not None:
-            # The family's login time, for the id_tokens of its refreshes.
+        if "id_token" in token and request.refresh_token is None:
+            # A new family (code or device grant): its login time, for its refreshes' id_tokens.
+            found = self._auth_time(request)
             row = tokens.by_access(self.server.uow, token["access_token"])
-            code_row = request.authorization_code.row
-            if row is not None:
-                login_context.remember(
-                    self.server.session, row.family_id, row.user_id, code_row.auth_time or utcnow()
-                )
+            if row is not None and found is not None:
+                login_context.remember(self.server.session, row.family_id, row.user_id, found)
         return token
 
     def _auth_time(self, request: OAuth2Request) -> datetime | None:
@@ -136,6 +139,9 @@ class IDTokens(OpenIDCode):  # type: ignore[misc]  # Authlib is untyped
         if code is not None:
             found: datetime | None = code.row.auth_time
             return found
+        if isinstance(request.credential, device.Credential):  # RFC 8628: allowed on /device/
+            allowed: datetime | None = request.credential.row.auth_time
+            return allowed
         refresh = request.refresh_token
         if refresh is not None:
             return login_context.auth_time_of(self.server.session, refresh.row.family_id)
