@@ -23,6 +23,7 @@ from c42.errors import APIError, Unauthorized
 from c42.ops import metrics
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_PROOF_CHECKED = "c42_dpop_proof_checked"  # scope state: this request's proof passed
 
 
 def get_db(request: Request) -> Database:
@@ -138,6 +139,13 @@ async def _check_proof(
         # RFC 9449 §9: every answer to a DPoP request gives the nonce to use next (c42.middleware
         # adds the header), so a client rarely meets use_dpop_nonce after its first request.
         request.state.dpop_nonce = checker.nonces.current()
+    # c42.write_retry re-runs a write that lost a database race with the same scope: the proof
+    # was checked, and its jti spent, by the first run, so the re-run must not take it for a
+    # replay (RFC 9449 §11.1 is about another request presenting it).
+    state = request.scope.setdefault("state", {})
+    checked = (credential.secret, tuple(proofs), request.method, url)
+    if state.get(_PROOF_CHECKED) == checked:
+        return
     if checker.replays.blocking:
         # The replay cache's SET is a network round trip (Redis): off the event loop.
         await run_in_threadpool(
@@ -146,3 +154,4 @@ async def _check_proof(
     else:
         # In-process cache: pure CPU (one signature verification), cheaper than a thread hop.
         authn.check_proof(checker, subject, credential, proofs, method=request.method, url=url)
+    state[_PROOF_CHECKED] = checked

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from joserfc import jws
+from sqlalchemy import event
+from sqlalchemy import exc as sa
 
+from c42.db import Database
 from c42.settings import Settings
 from tests.dpop_helpers import _SIGNING, Key, make_key, proof, proof_for_token
 from tests.oauth.helpers import App, Browser
@@ -72,3 +77,32 @@ def test_revocation_of_a_bound_public_refresh_token_needs_no_proof(
 
 def _token_proof(settings: Settings, key: Key) -> dict[str, str]:
     return {"DPoP": proof(key, "POST", token_url(settings, TOKEN))}
+
+
+def test_a_dpop_write_that_lost_a_race_is_re_run_with_its_proof(
+    client: httpx.Client, settings: Settings, bound: tuple[str, Key], db: Database
+) -> None:
+    """c42.write_retry re-runs a write that lost a database race (PostgreSQL: deadlock,
+    serialization failure, unique violation) with the same headers: its DPoP proof, already
+    spent in the replay cache, must not then be refused as a replay (a Bearer write would have
+    succeeded). The race is simulated once, on the calendar INSERT, as PostgreSQL reports it."""
+    token, key = bound
+    raised: list[str] = []
+
+    def lose_once(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not raised and statement.lstrip().upper().startswith("INSERT INTO CALENDARS"):
+            raised.append(statement)
+            error = psycopg.errors.UniqueViolation("duplicate key (simulated race)")
+            raise sa.DBAPIError.instance(statement, {}, error, psycopg.Error)
+
+    event.listen(db.engine, "before_cursor_execute", lose_once)
+    try:
+        made = client.post(
+            API,
+            json={"name": "Raced"},
+            headers=dpop(token, proof_for_token(key, "POST", url_of(settings, API), token)),
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", lose_once)
+    assert raised, "the simulated race did not happen"
+    assert made.status_code == 201, made.text
