@@ -18,7 +18,9 @@ from sqlalchemy import exc as sa
 from c42.db import Database
 from c42.settings import Settings
 from tests.dpop_helpers import _SIGNING, Key, make_key, proof, proof_for_token
-from tests.oauth.helpers import App, Browser
+from tests.oauth.helpers import App, Browser, make_app, pkce, query_of
+from tests.oauth.test_rfc8628_device import decide, error_of, poll, started
+from tests.oauth.test_rfc9126_par import pushed
 from tests.oauth.test_rfc9449_api import API, bound, dpop, url_of
 from tests.oauth.test_rfc9449_token import TOKEN, bound_pair, refresh_with
 from tests.oauth.test_rfc9449_token import url as token_url
@@ -106,3 +108,65 @@ def test_a_dpop_write_that_lost_a_race_is_re_run_with_its_proof(
         event.remove(db.engine, "before_cursor_execute", lose_once)
     assert raised, "the simulated race did not happen"
     assert made.status_code == 201, made.text
+
+
+# -- PAR (RFC 9126 §7) and the device grant (RFC 8628 §5): attacks that must stay refused ----
+
+
+def test_require_par_is_not_bypassed_by_prompt_none_silent_oauth_or_a_second_client_id(
+    browser: Browser, db: Database, settings: Settings, service_id: str
+) -> None:
+    app = make_app(db, settings, service_id, require_par=True)
+    other = make_app(db, settings, service_id)
+    base = {"response_type": "code", "client_id": app.client_id, "redirect_uri": app.redirect_uri}
+    for extra in ({"prompt": "none", "scope": "openid"}, {"email_address": "a@b.example"}):
+        answer = browser.authorize({**base, **extra})
+        assert answer.status_code == 400, answer.text  # an error page, no redirect with a code
+        assert "location" not in answer.headers
+    repeated = browser.http.get(
+        "/oauth2/authorize/",
+        params=[*base.items(), ("client_id", other.client_id)],
+    )
+    assert repeated.status_code == 400
+    assert "location" not in repeated.headers
+
+
+def test_query_parameters_beside_a_request_uri_do_not_override_the_pushed_ones(
+    client: httpx.Client, browser: Browser, web_app: App
+) -> None:
+    _, challenge = pkce()
+    uri = pushed(
+        client, web_app, scope="service.read", state="pushed",
+        code_challenge=challenge, code_challenge_method="S256",
+    )  # fmt: skip
+    answer = by_uri_with(
+        browser,
+        web_app,
+        uri,
+        redirect_uri="https://evil.example/cb",
+        state="evil",
+        scope="service.read service.write",
+    )
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["location"]
+    assert location.startswith(web_app.redirect_uri + "?"), location
+    assert query_of(location)["state"] == "pushed"
+
+
+def by_uri_with(browser: Browser, app: App, request_uri: str, **extra: str) -> httpx.Response:
+    answer = browser.authorize({"client_id": app.client_id, "request_uri": request_uri, **extra})
+    if answer.status_code == 200 and 'id="consent-form"' in answer.text:
+        assert "service.write" not in answer.text  # the consent page asks for what was pushed
+        answer = browser.consent(answer, "allow")
+    return answer
+
+
+def test_a_device_code_is_not_redeemed_by_another_client(
+    client: httpx.Client, browser: Browser, db: Database, settings: Settings, service_id: str
+) -> None:
+    tv, other = (make_app(db, settings, service_id, public=True, device=True) for _ in "ab")
+    body = started(client, tv, scope="service.read")
+    assert decide(browser, body["user_code"], "allow").status_code == 200
+    assert error_of(poll(client, other, body["device_code"])) == "unauthorized_client"
+    answer = poll(client, tv, body["device_code"])  # the right client still gets its tokens
+    assert answer.status_code == 200, answer.text
