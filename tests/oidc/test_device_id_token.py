@@ -7,7 +7,7 @@ authorization request has none."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from joserfc.errors import InvalidClaimError
 from sqlalchemy import select, update
 
 from c42.db import Database
-from c42.models import BrowserSession, OAuthDeviceCode, OAuthToken, OIDCGrant, utcnow
+from c42.models import BrowserSession, OAuthDeviceCode, OAuthToken, OIDCGrant, User, utcnow
 from c42.settings import Settings
 from tests.conftest import LiveServer
 from tests.oauth.helpers import App, Browser, make_app
@@ -191,6 +191,22 @@ def test_a_code_allowed_before_the_login_time_was_kept_has_no_auth_time(
     assert claims["iat"] >= _epoch(utcnow()) - 60
     refreshed = refresh(client, tv_app, answer.json()["refresh_token"])
     assert "auth_time" not in rp.parse_id_token(refreshed, nonce=None)
+
+
+def test_an_account_deactivated_after_allowing_gets_no_id_token(
+    client: httpx.Client, tv_app: App, fresh_browser: Callable[[], Browser], db: Database
+) -> None:
+    """As for an authorization code: an account that can no longer act gets no tokens, so no
+    id_token names it either."""
+    someone = fresh_browser()
+    assert someone.person is not None
+    body = started(client, tv_app, scope="openid profile")
+    assert decide(someone, body["user_code"], "allow").status_code == 200
+    with db.session() as session:
+        session.execute(update(User).where(User.id == someone.person.id).values(is_active=False))
+    answer = poll(client, tv_app, body["device_code"])
+    assert error_of(answer) == "invalid_grant"
+    assert "id_token" not in answer.json()
 
 
 def test_an_app_without_the_device_grant_cannot_ask_openid_there(

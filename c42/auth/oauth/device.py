@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 from c42.auth import scopes, secrets
 from c42.auth.oauth.client_auth import ANY_METHOD
 from c42.auth.oauth.models import Client
-from c42.models import OAuthDeviceCode, utcnow
+from c42.models import OAuthDeviceCode, User, utcnow
+from c42.models.users import OPEN
 
 if TYPE_CHECKING:
     from c42.auth.oauth.server import OAuthServer
@@ -176,6 +177,10 @@ class DeviceGrant(DeviceCodeGrant):  # type: ignore[misc]  # Authlib is untyped
         if row.approved and not claim(self.server.session, row.id):
             # RFC 8628 §3.5: redeemed once; a concurrent poll won the claim.
             raise InvalidGrantError("This device code was already used.")
+        if row.approved and not _usable(self.server.session, row.user_id):
+            # As the code grant's authenticate_user: an account closed or deactivated since it
+            # allowed the device gets no tokens (nor an id_token naming it).
+            raise InvalidGrantError("The account that allowed this device can no longer be used.")
         return _Owner(row.user_id), bool(row.approved)
 
     def should_slow_down(self, credential: Credential) -> bool:
@@ -185,6 +190,11 @@ class DeviceGrant(DeviceCodeGrant):  # type: ignore[misc]  # Authlib is untyped
 @dataclass(frozen=True)
 class _Owner:
     id: str
+
+
+def _usable(session: Session, user_id: str) -> bool:
+    user = session.get(User, user_id)
+    return user is not None and user.standing in OPEN  # sandbox users too, as for codes
 
 
 def claim(session: Session, row_id: str, now: datetime | None = None) -> bool:
