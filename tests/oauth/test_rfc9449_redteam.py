@@ -15,6 +15,7 @@ from joserfc import jws
 from sqlalchemy import event
 from sqlalchemy import exc as sa
 
+from c42.auth.dpop.proofs import DPoPError, ProofChecker, request_url
 from c42.db import Database
 from c42.settings import Settings
 from tests.dpop_helpers import _SIGNING, Key, make_key, proof, proof_for_token
@@ -170,3 +171,16 @@ def test_a_device_code_is_not_redeemed_by_another_client(
     assert error_of(poll(client, other, body["device_code"])) == "unauthorized_client"
     answer = poll(client, tv, body["device_code"])  # the right client still gets its tokens
     assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("issuer", ["https://c42.example:99999", "https://c42.example:port"])
+def test_an_htu_check_against_a_url_that_does_not_parse_fails_closed(issuer: str) -> None:
+    """Both sides of the htu comparison normalise to None when neither parses: a proof with a
+    garbage htu must not match a server URL that does not parse (a misconfigured issuer)."""
+    checker = ProofChecker("k" * 32, None, require_nonce=False)
+    key = make_key()
+    url = request_url(issuer, API)
+    with pytest.raises(DPoPError, match="htu"):
+        checker.check([proof(key, "GET", "garbage")], method="GET", url=url)
+    with pytest.raises(DPoPError, match="htu"):
+        checker.check([proof(key, "GET", url)], method="GET", url=url)
