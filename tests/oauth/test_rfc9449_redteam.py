@@ -184,3 +184,22 @@ def test_an_htu_check_against_a_url_that_does_not_parse_fails_closed(issuer: str
         checker.check([proof(key, "GET", "garbage")], method="GET", url=url)
     with pytest.raises(DPoPError, match="htu"):
         checker.check([proof(key, "GET", url)], method="GET", url=url)
+
+
+def test_a_stolen_bound_refresh_token_without_the_key_cannot_revoke_its_family(
+    client: httpx.Client, browser: Browser, native_app: App, settings: Settings
+) -> None:
+    """RFC 9700 §4.14.2 reuse detection must not be a lever for someone without the key: a
+    rotated, bound refresh token presented again without a proof (or with another key) is
+    refused before it counts as reuse, so the client's current pair stays valid."""
+    key = make_key()
+    pair = bound_pair(client, browser, native_app, settings, key)
+    first = refresh_with(client, native_app, pair["refresh_token"], _token_proof(settings, key))
+    assert first.status_code == 200, first.text
+    for headers in ({}, _token_proof(settings, make_key())):
+        stolen = refresh_with(client, native_app, pair["refresh_token"], headers)
+        assert stolen.status_code == 400, stolen.text
+        assert stolen.json()["error"] == "invalid_dpop_proof"
+    renewed = first.json()["refresh_token"]
+    answer = refresh_with(client, native_app, renewed, _token_proof(settings, key))
+    assert answer.status_code == 200, answer.text
