@@ -97,6 +97,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL with a host, e.g. https://c42.example")
         if parts.query or parts.fragment or "?" in value or "#" in value:
             raise ValueError("must have no query or fragment")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must have no user name or password")
+        try:
+            parts.port  # noqa: B018  # urlsplit checks the port only when it is read
+        except ValueError:
+            raise ValueError("must have a port between 0 and 65535") from None
         return value
 
     @field_validator("rate_limit_login", "rate_limit_token")

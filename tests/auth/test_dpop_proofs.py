@@ -139,6 +139,7 @@ def test_any_header_text_is_a_refusal_never_a_crash(value: str) -> None:
         ("c42.example/api/v2/events/", False),
         ("ftp://c42.example/api/v2/events/", False),
         ("https://c42.example:99999/", False),
+        ("https://someone@c42.example/api/v2/events/", False),  # user information
     ],
 )
 def test_htu_normalisation(sent: str, same: bool) -> None:

@@ -115,6 +115,8 @@ REFUSED = [
     pytest.param({"C42_ENVIRONMENT": "prod"}, [], "C42_ENVIRONMENT", id="unknown-environment"),
     pytest.param({"C42_ISSUER": "c42.example"}, [], "C42_ISSUER", id="issuer-not-a-url"),
     pytest.param({"C42_ISSUER": "https://c42.example/?x=1"}, [], "C42_ISSUER", id="issuer-query"),
+    pytest.param({"C42_ISSUER": "https://c42.example:99999"}, [], "C42_ISSUER", id="issuer-port"),
+    pytest.param({"C42_ISSUER": "https://u:p@c42.example"}, [], "C42_ISSUER", id="issuer-user"),
     pytest.param({"C42_RATE_LIMIT_LOGIN": "ten"}, [], "C42_RATE_LIMIT_LOGIN", id="bad-rate"),
     pytest.param(
         {"C42_ACCESS_TOKEN_LIFETIME": "1h"}, [], "C42_ACCESS_TOKEN_LIFETIME", id="bad-int"

@@ -242,8 +242,8 @@ def normalise_url(url: str) -> str | None:
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
+        return None  # no user information: an htu naming one is not our URL
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"
