@@ -18,6 +18,7 @@ from c42.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import Factory, Person
 from tests.oauth.helpers import App, Browser, make_app, new_browser, person_with_password
+from tests.ops.processes import Served, environment
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +73,22 @@ def fresh_browser(server: LiveServer, factory: Factory) -> Iterator[Callable[[],
     yield make
     for b in opened:
         b.http.close()
+
+
+@pytest.fixture(scope="package")
+def nonce_served(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A real `c42 serve` on the test database, its issuer its own address, DPoP nonces
+    required (C42_DPOP_REQUIRE_NONCE): the DPoP client-library tests share it."""
+    root = tmp_path_factory.mktemp("dpop-serve")
+    env = environment(
+        root,
+        settings.database_url,
+        C42_SECRET_KEY=settings.secret_key,
+        C42_DPOP_REQUIRE_NONCE="true",
+    )
+    process = Served(root, env)
+    try:
+        process.wait_ready(timeout=120)
+        yield process
+    finally:
+        process.terminate()

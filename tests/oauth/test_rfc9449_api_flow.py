@@ -6,7 +6,6 @@ and `DPoP-Nonce` header must be understood by a client we did not write."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from tests.oauth.helpers import App, Browser, bearer, make_app, new_browser, pkc
 from tests.oauth.test_rfc9449_api import API, USERINFO, challenges, dpop, url_of
 from tests.oauth.test_rfc9449_token import dpop as token_proof
 from tests.oauth.test_rfc9449_token import redeem, refresh_with
-from tests.ops.processes import Served, environment
+from tests.ops.processes import Served
 
 
 @pytest.mark.parametrize("alg", ["ES256", "RS256"])  # SPEC §11: ES256 and RS256 at least
@@ -75,24 +74,6 @@ def test_tokens_from_the_token_endpoint_work_on_the_api_and_userinfo(
     )
     assert again.status_code == 200, again.text
     assert client.get(API, headers=bearer(fresh)).status_code == 401
-
-
-@pytest.fixture(scope="module")
-def nonce_served(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """`c42 serve` on the test database, its issuer its own address, nonces required."""
-    root = tmp_path_factory.mktemp("dpop-api-serve")
-    env = environment(
-        root,
-        settings.database_url,
-        C42_SECRET_KEY=settings.secret_key,
-        C42_DPOP_REQUIRE_NONCE="true",
-    )
-    process = Served(root, env)
-    try:
-        process.wait_ready(timeout=120)
-        yield process
-    finally:
-        process.terminate()
 
 
 def test_a_client_library_calls_the_api_with_nonces(

@@ -7,12 +7,10 @@ Python walk-through of docs/device-and-dpop.md as written (joserfc proofs, nonce
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import requests
 from requests_oauth2client import DPoPKey, DPoPToken, OAuth2Client
 from sqlalchemy import select
@@ -23,29 +21,11 @@ from c42.models import OAuthToken
 from c42.settings import Settings
 from tests.factories import Person
 from tests.oauth.helpers import Browser, make_app, new_browser, query_of
-from tests.ops.processes import Served, environment
-
-
-@pytest.fixture(scope="module")
-def served(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """`c42 serve` on the test database, its issuer its own address, nonces required."""
-    root = tmp_path_factory.mktemp("dpop-serve")
-    env = environment(
-        root,
-        settings.database_url,
-        C42_SECRET_KEY=settings.secret_key,
-        C42_DPOP_REQUIRE_NONCE="true",
-    )
-    process = Served(root, env)
-    try:
-        process.wait_ready(timeout=120)
-        yield process
-    finally:
-        process.terminate()
+from tests.ops.processes import Served
 
 
 def test_requests_oauth2client_code_flow_with_dpop(
-    served: Served,
+    nonce_served: Served,
     db: Database,
     settings: Settings,
     service_id: str,
@@ -54,8 +34,8 @@ def test_requests_oauth2client_code_flow_with_dpop(
     app = make_app(db, settings, service_id, public=True, require_dpop=True)
     session = requests.Session()
     client = OAuth2Client.from_discovery_endpoint(
-        served.url + "/.well-known/oauth-authorization-server",
-        issuer=served.url,
+        nonce_served.url + "/.well-known/oauth-authorization-server",
+        issuer=nonce_served.url,
         client_id=app.client_id,
         redirect_uri=app.redirect_uri,
         session=session,
@@ -66,7 +46,7 @@ def test_requests_oauth2client_code_flow_with_dpop(
     request = client.authorization_request(scope="service.read", dpop_key=key, nonce=None)
     assert "dpop_jkt=" in str(request.uri)  # RFC 9449 §10: the code is bound to the key
 
-    browser: Browser = new_browser(served.url)
+    browser: Browser = new_browser(nonce_served.url)
     try:
         browser.login(person)
         page = browser.http.get(str(request.uri))
@@ -88,7 +68,7 @@ def test_requests_oauth2client_code_flow_with_dpop(
 
     # Without the key the bound refresh token is refused.
     stolen = httpx.post(
-        served.url + "/oauth2/token/",
+        nonce_served.url + "/oauth2/token/",
         data={
             "grant_type": "refresh_token",
             "refresh_token": str(renewed.refresh_token),
@@ -109,7 +89,7 @@ def _doc_snippet() -> str:
 
 
 def test_the_docs_python_walk_through_runs(
-    served: Served,
+    nonce_served: Served,
     db: Database,
     settings: Settings,
     service_id: str,
@@ -119,7 +99,7 @@ def test_the_docs_python_walk_through_runs(
     app = make_app(db, settings, service_id, public=True, redirect_uris=[redirect])
     source = _doc_snippet()
     for placeholder, value in (
-        ('ISSUER = "https://c42.example"', f'ISSUER = "{served.url}"'),
+        ('ISSUER = "https://c42.example"', f'ISSUER = "{nonce_served.url}"'),
         ('CLIENT_ID = "your-client-id"', f'CLIENT_ID = "{app.client_id}"'),
     ):
         assert placeholder in source
@@ -128,7 +108,7 @@ def test_the_docs_python_walk_through_runs(
     def user_in_the_browser(prompt: str) -> str:
         """The person's part: log in, allow; the code from the loopback redirect."""
         url = prompt.split()[1]
-        browser = new_browser(served.url)
+        browser = new_browser(nonce_served.url)
         try:
             browser.login(person)
             page = browser.http.get(url)
