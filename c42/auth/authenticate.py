@@ -90,11 +90,8 @@ def unauthorized(
     client learns that DPoP is accepted; a DPoP refusal is the DPoP challenge alone."""
     if dpop:
         # RFC 9449 §7.1: invalid_dpop_proof / use_dpop_nonce for the proof, else invalid_token.
-        error = (
-            code
-            if code in (dpop_challenges.INVALID_PROOF, dpop_challenges.USE_NONCE)
-            else ("invalid_token")
-        )
+        proof_errors = (dpop_challenges.INVALID_PROOF, dpop_challenges.USE_NONCE)
+        error = code if code in proof_errors else "invalid_token"
         # RFC 9449 §7.1, §9: the DPoP challenge alone, first in the header (clients such as
         # requests-oauth2client look for a use_dpop_nonce challenge that starts with "DPoP").
         challenge = dpop_challenges.challenge("c42", error, message)
