@@ -141,6 +141,9 @@ def verdict(run: TargetRun) -> tuple[str, str, bool] | None:
     """(figure, target, met) of the DPoP list against the Bearer list of the same run."""
     if NAME not in run.rounds or BEARER not in run.rounds:
         return None
+    if any(r.failures for name in (NAME, BEARER) for r in run.rounds[name]):
+        # A refused request is cheap (e.g. past the end of the proofs): no verdict then.
+        return "requests failed", f">= {TARGET}", False
     bearer = run.median(BEARER, "rps")
     if not bearer:
         return None

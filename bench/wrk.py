@@ -162,10 +162,12 @@ def _write_once_headers(
     base_url: str, scenario: Scenario, load: Load, env: dict[str, str]
 ) -> Path | None:
     """`Scenario.once_headers` for this run (e.g. DPoP proofs, bench/dpop.py), one
-    "Name: value" per line in a private file, sized for the run at BODIES_PER_SECOND."""
+    "Name: value" per line in a private file, sized for the run at BODIES_PER_SECOND for
+    each wrk thread (bench/c42.lua deals the lines out in turn, and one thread may send
+    much more than the others)."""
     if scenario.once_headers is None:
         return None
-    count = int(load.duration * BODIES_PER_SECOND) + load.connections
+    count = (int(load.duration * BODIES_PER_SECOND) + load.connections) * load.threads
     path = BODIES_DIR / f"once-{scenario.name}-{os.getpid()}.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)

@@ -5,11 +5,13 @@ in-process while Redis is away. The HTTP behaviour is in tests/oauth/test_rfc944
 
 from __future__ import annotations
 
+import base64
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from joserfc import jwk
@@ -94,6 +96,41 @@ def test_each_rule_refuses_on_its_own(checker: ProofChecker, key: Key, case: str
     error = refusal(checker, value)
     assert error.code == INVALID_PROOF
     assert value not in error.description  # never echoed
+
+
+def _with_signature(value: str, encode: Callable[[bytes], str]) -> str:
+    """`value` with its signature's bytes encoded by `encode`."""
+    head, _, signature = value.rpartition(".")
+    return f"{head}.{encode(base64.urlsafe_b64decode(signature + '=' * (-len(signature) % 4)))}"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _der(raw: bytes) -> str:
+    return _b64(encode_dss_signature(int.from_bytes(raw[:32]), int.from_bytes(raw[32:])))
+
+
+def test_only_unpadded_base64url_and_raw_ecdsa_signatures(checker: ProofChecker, key: Key) -> None:
+    """RFC 7515 §2: base64url without padding, nothing else; RFC 7518 §3.4: an ECDSA signature
+    is R || S, not DER. Each variant of a good proof is refused, and the good proof is then
+    accepted (no refused variant spent its jti)."""
+    good = proof(key, "GET", URL)
+    variants = {
+        "padded": _with_signature(good, lambda raw: base64.urlsafe_b64encode(raw).decode()),
+        "spaced": _with_signature(good, lambda raw: " ".join(_b64(raw))),
+        "DER": _with_signature(good, _der),
+        "short": _with_signature(good, lambda raw: _b64(raw[:-1])),
+        "standard alphabet": _with_signature(
+            good, lambda raw: _b64(raw).replace("-", "+").replace("_", "/")
+        ),
+    }
+    for name, value in variants.items():
+        if value == good:
+            continue  # e.g. a signature with no '-' or '_' to swap
+        assert refusal(checker, value).code == INVALID_PROOF, name
+    assert checker.check([good], method="GET", url=URL).jkt == thumbprint(key)
 
 
 def test_short_rsa_keys_and_keys_of_another_curve_are_refused(checker: ProofChecker) -> None:
