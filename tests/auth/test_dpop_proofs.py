@@ -74,6 +74,10 @@ def _bad_proofs(key: Key) -> dict[str, str]:
         "alg HS256": proof(key, "GET", URL, alg="HS256"),
         "private jwk": proof(key, "GET", URL, jwk_member=key.jwk.as_dict(private=True)),
         "no jwk": proof(key, "GET", URL, header={"jwk": None}),
+        "jwk for signing only": proof(
+            key, "GET", URL, jwk_member={**key.public, "key_ops": ["sign"]}
+        ),
+        "jwk for encryption": proof(key, "GET", URL, jwk_member={**key.public, "use": "enc"}),
         "another key's signature": proof(key, "GET", URL, jwk_member=other.public),
         "htm": proof(key, "POST", URL),
         "htm case": proof(key, "get", URL),

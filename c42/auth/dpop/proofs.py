@@ -183,9 +183,10 @@ def _header(encoded: str) -> _Header:
         algorithm = _REGISTRY.get_alg(alg)
         key = jwk.JWKRegistry.import_key(member)
         algorithm.check_key(key)  # kty (and curve) fit the alg
+        verify = _verifier(alg, algorithm, key)  # refuses a jwk whose key_ops exclude verify
     except (JoseError, ValueError, TypeError, KeyError, AttributeError):
         raise DPoPError("The DPoP proof's jwk is not a usable key for its alg.") from None
-    return _Header(alg=alg, jkt=key.thumbprint(), verify=_verifier(alg, algorithm, key))
+    return _Header(alg=alg, jkt=key.thumbprint(), verify=verify)
 
 
 # RFC 7518 §3.4: ES256, ES384 and ES512 hash with SHA-256, SHA-384 and SHA-512.
