@@ -33,6 +33,7 @@ from tests.deployment.services import (
 )
 from tests.factories import Factory, Person
 from tests.oauth.helpers import PASSWORD, App, Browser, exchange, make_app, pkce, query_of
+from tests.ratelimit_windows import wait_for_fresh_window
 from tests.web.helpers import csrf_from, link_in, log_in, path_of, submit, wait_for_mail
 
 pytestmark = needs_postgres_pass
@@ -256,16 +257,9 @@ def test_a_password_reset_on_one_process_ends_the_oauth_tokens_on_the_other_at_o
     assert_refused(answer, "invalid_token")
 
 
-def _wait_for_fresh_window() -> None:
-    """The limit counts per fixed hour: never let the attempts straddle two."""
-    left = 3600 - time.time() % 3600
-    if left < 30:
-        time.sleep(left + 0.5)
-
-
 def test_the_login_limit_is_one_limit_across_processes(site: Deployment) -> None:
     person = site.factory.user(password=PASSWORD)
-    _wait_for_fresh_window()
+    wait_for_fresh_window(3600, 30)  # the limit counts per fixed hour
     with site.client(site.a) as a, site.client(site.b) as b:
         for client in (a, b) * (LOGIN_LIMIT // 2):  # half on A, half on B
             assert log_in(client, person.email, "wrong password").status_code == 400
@@ -282,7 +276,7 @@ def test_while_redis_is_down_processes_fall_back_and_use_it_again_when_it_return
     site: Deployment,
 ) -> None:
     """Kept last: it stops the module's Redis (and starts it again)."""
-    _wait_for_fresh_window()
+    wait_for_fresh_window(3600, 30)  # the limit counts per fixed hour
     warned = {p: p.output().count(REDIS_DOWN) for p in (site.a, site.b)}
     site.redis.stop()
     try:

@@ -31,6 +31,7 @@ from c42.db import Database
 from c42.migrate import upgrade
 from c42.models import BrowserSession
 from tests.ops.processes import environment, free_port, own_database, serving
+from tests.ratelimit_windows import wait_for_fresh_window
 from tests.web.helpers import csrf_from
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +39,10 @@ SNIPPET = REPO / "deploy" / "nginx" / "c42-proxy.conf"
 SITE = REPO / "deploy" / "nginx" / "c42.conf"
 PASSWORD = "correct horse battery staple"
 LOGINS = "/api/v2/user-tokens/"
-LIMIT = 3  # C42_RATE_LIMIT_LOGIN attempts per minute
+LIMIT = 3  # C42_RATE_LIMIT_LOGIN attempts per WINDOW seconds
+# Windows are fixed and aligned to the clock: a test's attempts straddled a minute boundary
+# once on a loaded machine (the count restarted, the 429 never came). An hour, entered fresh.
+WINDOW = 3600
 
 
 def _nginx() -> str:
@@ -115,7 +119,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     with own_database(root) as url:
         upgrade(url)
         db = Database(url)
-        env = environment(root, url, C42_RATE_LIMIT_LOGIN=f"{LIMIT}/60")
+        env = environment(root, url, C42_RATE_LIMIT_LOGIN=f"{LIMIT}/{WINDOW}")
         args = ("--proxy-headers", "--forwarded-allow-ips", "127.0.0.1")
         with serving(root, env, *args) as served:
             port = free_port()
@@ -172,6 +176,7 @@ def _login(client: httpx.Client, email: str, password: str, **headers: str) -> i
 
 def test_the_login_limit_counts_the_forwarded_client(proxy: Proxy) -> None:
     # Each attempt names another account: only the per-IP counter can run out.
+    wait_for_fresh_window(WINDOW, 30)
     with _client(proxy.url, "127.0.0.2") as first, _client(proxy.url, "127.0.0.3") as second:
         for attempt in range(LIMIT):
             assert _login(first, f"nobody-{attempt}@example.com", "wrong") == 401
@@ -190,6 +195,7 @@ def test_the_login_limit_counts_the_forwarded_client(proxy: Proxy) -> None:
 def test_forwarded_headers_from_anyone_but_the_proxy_are_ignored(proxy: Proxy) -> None:
     """A client reaching c42 directly is its own address, whatever it claims."""
     claims = {"X-Forwarded-For": "198.51.100.9", "X-Forwarded-Proto": "https"}
+    wait_for_fresh_window(WINDOW, 30)
     with _client(proxy.app_url, "127.0.0.6") as direct:
         for attempt in range(LIMIT):
             assert _login(direct, f"direct-{attempt}@example.com", "wrong", **claims) == 401
