@@ -6,6 +6,7 @@ in-process while Redis is away. The HTTP behaviour is in tests/oauth/test_rfc944
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -163,6 +164,35 @@ def test_header_shapes_are_refused(checker: ProofChecker, values: list[str]) -> 
 def test_any_header_text_is_a_refusal_never_a_crash(value: str) -> None:
     with pytest.raises(DPoPError):
         ProofChecker(SECRET, None, require_nonce=False).check([value], method="GET", url=URL)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_ES256 = make_key("ES256")
+
+
+@given(
+    extra=st.dictionaries(
+        st.sampled_from(["key_ops", "use", "alg", "kid", "crv", "x", "y", "kty", "ext", "x5c"]),
+        _JSON,
+        max_size=3,
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_any_jwk_members_on_a_signed_proof_are_an_answer_never_a_crash(
+    extra: dict[str, object],
+) -> None:
+    """A proof signed by its key, with its public JWK's members changed or added: accepted
+    (e.g. a harmless kid) or refused with a DPoPError, never another exception (a 500)."""
+    value = proof(_ES256, "GET", URL, jwk_member={**_ES256.public, **extra})
+    checker = ProofChecker(SECRET, None, require_nonce=False)
+    with contextlib.suppress(DPoPError):
+        checker.check([value], method="GET", url=URL)
 
 
 @pytest.mark.parametrize(
