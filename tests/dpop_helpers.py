@@ -129,10 +129,11 @@ def proof_for_token(key: Key, htm: str, htu: str, access_token: str, **options: 
     return proof(key, htm, htu, ath=ath(access_token), **options)
 
 
-def _b64(raw: bytes) -> str:
+def b64url(raw: bytes) -> str:
+    """RFC 7515 §2: base64url without padding."""
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def _unsigned(protected: dict[str, Any], payload: bytes) -> str:
-    header = _b64(json.dumps(protected, separators=(",", ":")).encode())
-    return f"{header}.{_b64(payload)}."
+    header = b64url(json.dumps(protected, separators=(",", ":")).encode())
+    return f"{header}.{b64url(payload)}."

@@ -28,7 +28,7 @@ from c42.auth.dpop.proofs import (
 )
 from c42.auth.dpop.replay import ReplayCache
 from tests.deployment.services import PrivateRedis
-from tests.dpop_helpers import ALGS, Key, ath, make_key, proof, thumbprint
+from tests.dpop_helpers import ALGS, Key, ath, b64url, make_key, proof, thumbprint
 
 URL = "https://c42.example/api/v2/events/"
 SECRET = "dpop-unit-test-secret-key-0123456789abcdef"
@@ -109,12 +109,8 @@ def _with_signature(value: str, encode: Callable[[bytes], str]) -> str:
     return f"{head}.{encode(base64.urlsafe_b64decode(signature + '=' * (-len(signature) % 4)))}"
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def _der(raw: bytes) -> str:
-    return _b64(encode_dss_signature(int.from_bytes(raw[:32]), int.from_bytes(raw[32:])))
+    return b64url(encode_dss_signature(int.from_bytes(raw[:32]), int.from_bytes(raw[32:])))
 
 
 def test_only_unpadded_base64url_and_raw_ecdsa_signatures(checker: ProofChecker, key: Key) -> None:
@@ -124,11 +120,11 @@ def test_only_unpadded_base64url_and_raw_ecdsa_signatures(checker: ProofChecker,
     good = proof(key, "GET", URL)
     variants = {
         "padded": _with_signature(good, lambda raw: base64.urlsafe_b64encode(raw).decode()),
-        "spaced": _with_signature(good, lambda raw: " ".join(_b64(raw))),
+        "spaced": _with_signature(good, lambda raw: " ".join(b64url(raw))),
         "DER": _with_signature(good, _der),
-        "short": _with_signature(good, lambda raw: _b64(raw[:-1])),
+        "short": _with_signature(good, lambda raw: b64url(raw[:-1])),
         "standard alphabet": _with_signature(
-            good, lambda raw: _b64(raw).replace("-", "+").replace("_", "/")
+            good, lambda raw: b64url(raw).replace("-", "+").replace("_", "/")
         ),
     }
     for name, value in variants.items():

@@ -107,13 +107,13 @@ class ProofChecker:
         value = values[0].strip()
         if not value or len(value) > MAX_PROOF_LENGTH or value.count(".") != 2:
             raise DPoPError("The DPoP proof is not a compact JWT.")
-        encoded_header, encoded_payload, encoded_signature = value.split(".")
+        signing_input, _, encoded_signature = value.rpartition(".")
+        encoded_header, _, encoded_payload = signing_input.partition(".")
         header = _header(encoded_header)
         try:
             # (5), (6), (7): the signature verifies with the header's own public key (the
             # header checked and its key imported once, cached).
-            signing_input = value[: value.rindex(".")].encode("ascii")
-            if not header.verify(signing_input, _b64decode(encoded_signature)):
+            if not header.verify(signing_input.encode("ascii"), _b64decode(encoded_signature)):
                 raise DPoPError("The DPoP proof's signature does not verify.")
             claims = _json(_b64decode(encoded_payload))
         except (JoseError, ValueError, TypeError):  # binascii and Unicode errors are ValueErrors
