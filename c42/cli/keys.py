@@ -41,7 +41,12 @@ def register(subparsers: Subcommands) -> None:
     add_json(p)
     p.set_defaults(handler=rotate)
     p = group.add_parser("retire", help="stop publishing a previous key")
-    p.add_argument("kid", metavar="KID", help="the key's id (from `keys list`)")
+    p.add_argument(
+        "kid",
+        metavar="KID",
+        help="the key's id (from `keys list`); put `--` before it, as in `c42 keys retire -- KID`, "
+        "when it starts with '-' (a base64url thumbprint may)",
+    )
     add_json(p)
     p.set_defaults(handler=retire)
 

@@ -51,14 +51,14 @@ def test_key_rotation_and_retirement_are_audited(
     assert at_once.detail["alg"] == "ES256" and at_once.detail["immediate"] is True
 
     # Refused (the signing key cannot be retired): nothing recorded.
-    refused = _c42(settings, "keys", "retire", made["kid"])
+    refused = _c42(settings, "keys", "retire", "--", made["kid"])  # `--`: a kid may start with "-"
     assert refused.returncode != 0
     assert [r.type for r in _key_records(db, made["kid"])] == ["admin.key_rotate"]
 
     keys.forget()
     listed = _c42_json(settings, "keys", "list", "--json")
     previous = next(row["kid"] for row in listed if row["status"] == "published")
-    done = _c42(settings, "keys", "retire", previous)
+    done = _c42(settings, "keys", "retire", "--", previous)
     assert done.returncode == 0, done.stderr
     keys.forget()
     retired = [r for r in _key_records(db, previous) if r.type == "admin.key_retire"]
