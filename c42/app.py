@@ -91,6 +91,9 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.evictions.start()  # hears the evictions published by the other processes
+        dpop = app.state.oauth_config.dpop
+        if dpop is not None:
+            dpop.replays.open_loop_client()  # RFC 9449 §11.1: jti SETs awaited on this loop
         async with purge.periodically(
             db,
             settings.purge_retention_days,
@@ -99,6 +102,8 @@ def _lifespan(
         ):
             yield
         app.state.evictions.stop()
+        if dpop is not None:
+            await dpop.replays.close_loop_client()
         db.close_reads()  # this event loop's hot-read connections (c42.pg_reads)
         if owns_db:
             db.dispose()  # SPEC §7: after the last request, close the pool

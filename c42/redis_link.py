@@ -15,6 +15,8 @@ import time
 from functools import lru_cache
 
 import redis
+import redis.asyncio
+import redis.asyncio.retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -28,12 +30,12 @@ RETRY_SECONDS = 2.0  # after a failure, Redis is tried again this much later
 class RedisLink:
     def __init__(self, url: str, *, retry_seconds: float = RETRY_SECONDS) -> None:
         self.retry_seconds = retry_seconds
+        # Fail fast, the caller has an in-process fallback; one immediate retry, so that a
+        # pooled connection from before a Redis restart costs no failure of its own.
         self.client = redis.Redis.from_url(
             url,
             socket_timeout=TIMEOUT_SECONDS,
             socket_connect_timeout=TIMEOUT_SECONDS,
-            # Fail fast, the caller has an in-process fallback; one immediate retry, so that a
-            # pooled connection from before a Redis restart costs no failure of its own.
             retry=Retry(NoBackoff(), 1),
         )
         self._lock = threading.Lock()
@@ -63,6 +65,17 @@ class RedisLink:
             was_down, self._down_until = self._down_until is not None, None
         if was_down:
             log.info("Redis is back: rate limits and cache evictions are shared again")
+
+
+def async_client(url: str) -> redis.asyncio.Redis:
+    """A client for one event loop (its connections belong to that loop), with the sync
+    client's timeouts and retry; its owner closes it (`aclose`) before the loop ends."""
+    return redis.asyncio.Redis.from_url(
+        url,
+        socket_timeout=TIMEOUT_SECONDS,
+        socket_connect_timeout=TIMEOUT_SECONDS,
+        retry=redis.asyncio.retry.Retry(NoBackoff(), 1),
+    )
 
 
 @lru_cache

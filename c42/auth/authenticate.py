@@ -135,7 +135,7 @@ def check_binding(subject: AuthSubject, credential: Credential) -> None:
         )
 
 
-def check_proof(
+async def check_proof(
     checker: ProofChecker,
     subject: AuthSubject,
     credential: Credential,
@@ -145,10 +145,12 @@ def check_proof(
     url: str,
 ) -> None:
     """RFC 9449 §7.1: the request's DPoP proof (§4.3, `ath` of this token) is by the key the
-    token is bound to. Blocking when the replay cache is Redis. Raises a 401 with a DPoP
-    challenge; for `use_dpop_nonce`, with a fresh `DPoP-Nonce` (§9)."""
+    token is bound to. On the event loop (the replay cache's Redis `SET` awaited). Raises a
+    401 with a DPoP challenge; for `use_dpop_nonce`, with a fresh `DPoP-Nonce` (§9)."""
     try:
-        proof = checker.check(proofs, method=method, url=url, access_token=credential.secret)
+        proof = await checker.check_async(
+            proofs, method=method, url=url, access_token=credential.secret
+        )
     except DPoPError as exc:
         error = unauthorized(subject.kind, exc.code, exc.description, dpop=True)
         if exc.code == dpop_challenges.USE_NONCE:

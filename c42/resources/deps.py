@@ -146,12 +146,7 @@ async def _check_proof(
     checked = (credential.secret, tuple(proofs), request.method, url)
     if state.get(_PROOF_CHECKED) == checked:
         return
-    if checker.replays.blocking:
-        # The replay cache's SET is a network round trip (Redis): off the event loop.
-        await run_in_threadpool(
-            authn.check_proof, checker, subject, credential, proofs, method=request.method, url=url
-        )
-    else:
-        # In-process cache: pure CPU (one signature verification), cheaper than a thread hop.
-        authn.check_proof(checker, subject, credential, proofs, method=request.method, url=url)
+    # On the event loop: one signature verification (CPU, cheaper than a thread hop) and the
+    # replay cache's SET (in process, or Redis awaited on the loop).
+    await authn.check_proof(checker, subject, credential, proofs, method=request.method, url=url)
     state[_PROOF_CHECKED] = checked

@@ -5,13 +5,16 @@ in-process while Redis is away. The HTTP behaviour is in tests/oauth/test_rfc944
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -254,13 +257,70 @@ def test_replays_are_refused_across_processes_through_redis(
 
 
 def test_while_redis_is_away_each_process_still_refuses_its_own_replays(key: Key) -> None:
-    redis = PrivateRedis()  # started, then gone
-    redis.start()
-    checker = ProofChecker(SECRET, redis.url, require_nonce=False)
-    redis.stop()
+    redis_server = PrivateRedis()  # started, then gone
+    redis_server.start()
+    checker = ProofChecker(SECRET, redis_server.url, require_nonce=False)
+    redis_server.stop()
     value = proof(key, "GET", URL)
     assert checker.check([value], method="GET", url=URL)  # in-process fallback, no error
     assert "already used" in refusal(checker, value).description
+
+
+def test_the_api_spends_jtis_in_redis_from_the_event_loop(
+    private_redis: PrivateRedis, key: Key
+) -> None:
+    """The API's path (`check_async`, the SET awaited on the loop with that loop's client) and
+    the token endpoint's (`check`, sync) share one cache: a proof spent by either is refused
+    by the other, the key is in Redis, and the loop's client is closed at the end."""
+    api = ProofChecker(SECRET, private_redis.url, require_nonce=False)
+    token_endpoint = ProofChecker(SECRET, private_redis.url, require_nonce=False)
+    token_endpoint.replays = ReplayCache(private_redis.url)  # another process's cache
+    first, second = proof(key, "GET", URL), proof(key, "GET", URL)
+
+    async def scenario() -> None:
+        api.replays.open_loop_client()
+        try:
+            assert (await api.check_async([first], method="GET", url=URL)).jkt == thumbprint(key)
+            assert "already used" in refusal(token_endpoint, first).description
+            assert token_endpoint.check([second], method="GET", url=URL)
+            with pytest.raises(DPoPError, match="already used"):
+                await api.check_async([second], method="GET", url=URL)
+        finally:
+            await api.replays.close_loop_client()
+
+    asyncio.run(scenario())
+    stored = redis.Redis.from_url(private_redis.url).keys("c42:dpop:jti:*")
+    assert len(stored) == 2  # one per proof, digests only (no proof content)
+    assert all(len(name) == len("c42:dpop:jti:") + 64 for name in stored)
+    # A loop the app's lifespan did not open a client for: the sync SET through a thread.
+    third = proof(key, "GET", URL)
+    assert asyncio.run(api.check_async([third], method="GET", url=URL))
+    assert "already used" in refusal(token_endpoint, third).description
+
+
+def test_while_redis_is_away_the_event_loop_path_refuses_its_own_replays(
+    key: Key, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis_server = PrivateRedis()  # started, used, then gone mid-run
+    redis_server.start()
+    checker = ProofChecker(SECRET, redis_server.url, require_nonce=False)
+    values = [proof(key, "GET", URL) for _ in range(4)]
+
+    async def scenario() -> None:
+        checker.replays.open_loop_client()
+        try:
+            assert await checker.check_async([values[0]], method="GET", url=URL)
+            redis_server.stop()
+            for value in values[1:]:  # in-process fallback: no error, no wait per request
+                assert await checker.check_async([value], method="GET", url=URL)
+                with pytest.raises(DPoPError, match="already used"):
+                    await checker.check_async([value], method="GET", url=URL)
+        finally:
+            await checker.replays.close_loop_client()
+
+    with caplog.at_level(logging.WARNING, logger="c42.redis"):
+        asyncio.run(scenario())
+    assert [r.getMessage().startswith("Redis unavailable") for r in caplog.records] == [True]
 
 
 def test_the_in_process_cache_is_bounded_and_refuses_when_full(

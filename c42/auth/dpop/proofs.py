@@ -57,6 +57,7 @@ _REGISTRY = _ProofRegistry(algorithms=ALGORITHMS)
 
 INVALID_PROOF = "invalid_dpop_proof"
 USE_NONCE = "use_dpop_nonce"
+_REPLAYED = "This DPoP proof was already used (jti)."
 
 
 class DPoPError(Exception):
@@ -100,7 +101,32 @@ class ProofChecker:
     ) -> Proof:
         """The proof among a request's `DPoP` header `values`, checked for `method` and `url`
         (the request's absolute URL, see `request_url`); with `access_token` (at a protected
-        resource) its `ath` too."""
+        resource) its `ath` too. Blocking with Redis: `check_async` on the event loop."""
+        proof = self.verify(values, method=method, url=url, access_token=access_token, now=now)
+        # §11.1: a proof is used once (checked last: refused proofs do not fill the cache).
+        if not self.replays.first_use(proof.jkt, proof.jti, REPLAY_TTL_SECONDS):
+            raise DPoPError(_REPLAYED)
+        return proof
+
+    async def check_async(
+        self, values: list[str], *, method: str, url: str, access_token: str | None = None
+    ) -> Proof:
+        """`check` on the event loop (the replay cache's Redis `SET` awaited there)."""
+        proof = self.verify(values, method=method, url=url, access_token=access_token)
+        if not await self.replays.first_use_async(proof.jkt, proof.jti, REPLAY_TTL_SECONDS):
+            raise DPoPError(_REPLAYED)  # §11.1, as in `check`
+        return proof
+
+    def verify(
+        self,
+        values: list[str],
+        *,
+        method: str,
+        url: str,
+        access_token: str | None = None,
+        now: float | None = None,
+    ) -> Proof:
+        """Every rule of RFC 9449 §4.3 but the replay cache's (pure CPU)."""
         # RFC 9449 §4.3 (1): exactly one DPoP header field, (2) one well-formed JWT.
         if len(values) != 1:
             raise DPoPError("Send exactly one DPoP header.")
@@ -151,9 +177,6 @@ class ProofChecker:
             ath = claims.get("ath")
             if not isinstance(ath, str) or not secrets.same(access_token_hash(access_token), ath):
                 raise DPoPError("The DPoP proof's ath does not match the access token.")
-        # §11.1: a proof is used once (checked last: refused proofs do not fill the cache).
-        if not self.replays.first_use(header.jkt, jti, REPLAY_TTL_SECONDS):
-            raise DPoPError("This DPoP proof was already used (jti).")
         return Proof(jkt=header.jkt, jti=jti)
 
 

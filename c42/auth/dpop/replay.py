@@ -7,15 +7,27 @@ to another process within the proof's short life is not — documented in docs/d
 
 Keys are digests of the key thumbprint and the `jti`, so one client cannot spend another's
 `jti` values, and no proof content is stored.
+
+On the API the `SET` is awaited on the event loop (`first_use_async`) with a `redis.asyncio`
+client of that loop, opened and closed by the app's lifespan (`open_loop_client`,
+`close_loop_client`): measured in bench/RESULTS.md, a sync `SET` sent through the threadpool
+cost ~250 us of worker CPU per request in thread hand-offs, four times the `SET` itself. A loop
+the lifespan did not open for (an app driven without one) takes the threadpool path instead,
+so no client is ever left unclosed. The token endpoint and UserInfo, which run in the
+threadpool anyway, use the sync `first_use`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
+import weakref
 
 import redis
+import redis.asyncio
+from starlette.concurrency import run_in_threadpool
 
 from c42 import redis_link
 
@@ -28,16 +40,15 @@ class ReplayCache:
         self._link = redis_link.shared(redis_url) if redis_url else None
         self._lock = threading.Lock()
         self._local: dict[bytes, float] = {}  # key -> monotonic expiry
-
-    @property
-    def blocking(self) -> bool:
-        """True when `first_use` would now wait on the network (Redis configured and not in
-        its outage back-off): call it off the event loop then."""
-        return self._link is not None and self._link.usable()
+        self._url = redis_url
+        self._loop_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, redis.asyncio.Redis
+        ] = weakref.WeakKeyDictionary()
 
     def first_use(self, jkt: str, jti: str, ttl: int) -> bool:
-        """True the first time (jkt, jti) is seen within `ttl` seconds, False for a replay."""
-        key = hashlib.sha256(f"{jkt}\x00{jti}".encode()).digest()
+        """True the first time (jkt, jti) is seen within `ttl` seconds, False for a replay.
+        Blocking (a network round trip) when Redis is configured: not on the event loop."""
+        key = _key(jkt, jti)
         link = self._link
         if link is not None and link.usable():
             try:
@@ -48,6 +59,36 @@ class ReplayCache:
                 link.succeeded()
                 return bool(stored)
         return self._first_local(key, ttl)
+
+    async def first_use_async(self, jkt: str, jti: str, ttl: int) -> bool:
+        """`first_use` for the event loop: the Redis `SET` awaited there, same outage rule."""
+        link = self._link
+        if link is None or not link.usable():
+            return self._first_local(_key(jkt, jti), ttl)  # pure CPU: no thread hop
+        client = self._loop_clients.get(asyncio.get_running_loop())
+        if client is None:  # a loop without our lifespan: no client of its own to close
+            return await run_in_threadpool(self.first_use, jkt, jti, ttl)
+        key = _key(jkt, jti)
+        try:
+            stored = await client.set(_PREFIX + key.hex(), b"1", nx=True, ex=ttl)
+        except redis.RedisError as exc:
+            link.failed(exc)
+            return self._first_local(key, ttl)
+        link.succeeded()
+        return bool(stored)
+
+    def open_loop_client(self) -> None:
+        """The running loop's Redis client (at app start-up; a no-op without Redis)."""
+        if self._url is not None:
+            loop = asyncio.get_running_loop()
+            if loop not in self._loop_clients:
+                self._loop_clients[loop] = redis_link.async_client(self._url)
+
+    async def close_loop_client(self) -> None:
+        """Close the running loop's client and its connections (at app shutdown)."""
+        client = self._loop_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     def _first_local(self, key: bytes, ttl: int) -> bool:
         now = time.monotonic()
@@ -62,3 +103,7 @@ class ReplayCache:
                     return False
             self._local[key] = now + ttl
             return True
+
+
+def _key(jkt: str, jti: str) -> bytes:
+    return hashlib.sha256(f"{jkt}\x00{jti}".encode()).digest()
