@@ -298,6 +298,44 @@ def test_the_api_spends_jtis_in_redis_from_the_event_loop(
     assert "already used" in refusal(token_endpoint, third).description
 
 
+@pytest.mark.parametrize("redis_up", [True, False], ids=["redis", "redis-gone"])
+def test_concurrent_proofs_on_one_loop_are_each_accepted_once(key: Key, redis_up: bool) -> None:
+    """Requests of one loop whose SETs go together in one pipeline (`_LoopSets`): 40 proofs,
+    10 of them sent three times at once, each accepted exactly once; with Redis gone mid-run
+    too (the batch fails, every request falls back to the in-process cache, none hangs)."""
+    redis_server = PrivateRedis()
+    redis_server.start()
+    checker = ProofChecker(SECRET, redis_server.url, require_nonce=False)
+    values = [proof(key, "GET", URL) for _ in range(40)]
+    sent = values + values[:10] * 2
+
+    async def one(value: str) -> str | None:
+        try:
+            await checker.check_async([value], method="GET", url=URL)
+        except DPoPError as exc:
+            assert "already used" in exc.description
+            return None
+        return value
+
+    async def scenario() -> list[str | None]:
+        checker.replays.open_loop_client()
+        try:
+            assert await one(proof(key, "GET", URL))  # connected before the burst
+            if not redis_up:
+                redis_server.stop()
+            return await asyncio.wait_for(asyncio.gather(*(one(v) for v in sent)), 10)
+        finally:
+            await checker.replays.close_loop_client()
+
+    try:
+        accepted = [v for v in asyncio.run(scenario()) if v is not None]
+        if redis_up:  # all 41 spent in Redis, where the other processes look
+            assert len(redis.Redis.from_url(redis_server.url).keys("c42:dpop:jti:*")) == 41
+    finally:
+        redis_server.stop()
+    assert sorted(accepted) == sorted(values)
+
+
 def test_while_redis_is_away_the_event_loop_path_refuses_its_own_replays(
     key: Key, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -10,8 +10,9 @@ Keys are digests of the key thumbprint and the `jti`, so one client cannot spend
 
 On the API the `SET` is awaited on the event loop (`first_use_async`) with a `redis.asyncio`
 client of that loop, opened and closed by the app's lifespan (`open_loop_client`,
-`close_loop_client`): measured in bench/RESULTS.md, a sync `SET` sent through the threadpool
-cost ~250 us of worker CPU per request in thread hand-offs, four times the `SET` itself. A loop
+`close_loop_client`), the SETs of concurrent requests pipelined together (`_LoopSets`):
+measured in bench/RESULTS.md, a sync `SET` sent through the threadpool cost ~250 us of worker
+CPU per request in thread hand-offs, four times the `SET` itself. A loop
 the lifespan did not open for (an app driven without one) takes the threadpool path instead,
 so no client is ever left unclosed. The token endpoint and UserInfo, which run in the
 threadpool anyway, use the sync `first_use`.
@@ -24,6 +25,7 @@ import hashlib
 import threading
 import time
 import weakref
+from typing import Any
 
 import redis
 import redis.asyncio
@@ -41,9 +43,9 @@ class ReplayCache:
         self._lock = threading.Lock()
         self._local: dict[bytes, float] = {}  # key -> monotonic expiry
         self._url = redis_url
-        self._loop_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, redis.asyncio.Redis
-        ] = weakref.WeakKeyDictionary()
+        self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSets] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def first_use(self, jkt: str, jti: str, ttl: int) -> bool:
         """True the first time (jkt, jti) is seen within `ttl` seconds, False for a replay.
@@ -70,7 +72,7 @@ class ReplayCache:
             return await run_in_threadpool(self.first_use, jkt, jti, ttl)
         key = _key(jkt, jti)
         try:
-            stored = await client.set(_PREFIX + key.hex(), b"1", nx=True, ex=ttl)
+            stored = await client.set_nx(_PREFIX + key.hex(), ttl)
         except redis.RedisError as exc:
             link.failed(exc)
             return self._first_local(key, ttl)
@@ -82,13 +84,13 @@ class ReplayCache:
         if self._url is not None:
             loop = asyncio.get_running_loop()
             if loop not in self._loop_clients:
-                self._loop_clients[loop] = redis_link.async_client(self._url)
+                self._loop_clients[loop] = _LoopSets(redis_link.async_client(self._url))
 
     async def close_loop_client(self) -> None:
         """Close the running loop's client and its connections (at app shutdown)."""
         client = self._loop_clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
-            await client.aclose()
+            await client.close()
 
     def _first_local(self, key: bytes, ttl: int) -> bool:
         now = time.monotonic()
@@ -103,6 +105,67 @@ class ReplayCache:
                     return False
             self._local[key] = now + ttl
             return True
+
+
+class _LoopSets:
+    """The `SET name 1 NX EX ttl` of one event loop's requests, with one round trip in flight
+    at a time: the requests that arrive while one is on the wire go together in the next, as
+    one pipeline. Under load a round trip serves many requests (measured in bench/RESULTS.md:
+    a DPoP list with Redis ~10% faster than a SET per request); alone, a request sends its SET
+    at once. Redis runs a pipeline's commands in order, so a proof sent twice in one batch is
+    accepted once."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._client = client
+        self._pending: list[tuple[str, int, asyncio.Future[bool]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def set_nx(self, name: str, ttl: int) -> bool:
+        """True when `name` was not set (it is now, for `ttl` seconds); RedisError on failure."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((name, ttl, future))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send())
+        return await future
+
+    async def _send(self) -> None:
+        batch: list[tuple[str, int, asyncio.Future[bool]]] = []
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self._round_trip(batch)
+                except redis.RedisError as exc:
+                    _settle(batch, exc)
+                else:
+                    for (_, _, future), result in zip(batch, results, strict=True):
+                        if not future.done():  # done: the request was cancelled meanwhile
+                            future.set_result(bool(result))
+        except BaseException:
+            # Cancelled (the loop is ending) or a bug: no request may wait forever.
+            _settle(batch + self._pending, redis.ConnectionError("the replay cache stopped"))
+            self._pending = []
+            raise
+        finally:
+            self._sender = None
+
+    async def _round_trip(self, batch: list[tuple[str, int, asyncio.Future[bool]]]) -> list[Any]:
+        if len(batch) == 1:
+            name, ttl, _ = batch[0]
+            return [await self._client.set(name, b"1", nx=True, ex=ttl)]
+        pipe = self._client.pipeline(transaction=False)
+        for name, ttl, _ in batch:
+            pipe.set(name, b"1", nx=True, ex=ttl)
+        return list(await pipe.execute())
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _settle(batch: list[tuple[str, int, asyncio.Future[bool]]], exc: BaseException) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
 
 
 def _key(jkt: str, jti: str) -> bytes:
