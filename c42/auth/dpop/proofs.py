@@ -102,7 +102,7 @@ class ProofChecker:
         """The proof among a request's `DPoP` header `values`, checked for `method` and `url`
         (the request's absolute URL, see `request_url`); with `access_token` (at a protected
         resource) its `ath` too. Blocking with Redis: `check_async` on the event loop."""
-        proof = self.verify(values, method=method, url=url, access_token=access_token, now=now)
+        proof = self._verify(values, method, url, access_token, now)
         # §11.1: a proof is used once (checked last: refused proofs do not fill the cache).
         if not self.replays.first_use(proof.jkt, proof.jti, REPLAY_TTL_SECONDS):
             raise DPoPError(_REPLAYED)
@@ -112,19 +112,13 @@ class ProofChecker:
         self, values: list[str], *, method: str, url: str, access_token: str | None = None
     ) -> Proof:
         """`check` on the event loop (the replay cache's Redis `SET` awaited there)."""
-        proof = self.verify(values, method=method, url=url, access_token=access_token)
+        proof = self._verify(values, method, url, access_token, None)
         if not await self.replays.first_use_async(proof.jkt, proof.jti, REPLAY_TTL_SECONDS):
             raise DPoPError(_REPLAYED)  # §11.1, as in `check`
         return proof
 
-    def verify(
-        self,
-        values: list[str],
-        *,
-        method: str,
-        url: str,
-        access_token: str | None = None,
-        now: float | None = None,
+    def _verify(
+        self, values: list[str], method: str, url: str, access_token: str | None, now: float | None
     ) -> Proof:
         """Every rule of RFC 9449 §4.3 but the replay cache's (pure CPU)."""
         # RFC 9449 §4.3 (1): exactly one DPoP header field, (2) one well-formed JWT.
