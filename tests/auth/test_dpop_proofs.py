@@ -9,6 +9,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import signal
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -334,6 +335,49 @@ def test_concurrent_proofs_on_one_loop_are_each_accepted_once(key: Key, redis_up
     finally:
         redis_server.stop()
     assert sorted(accepted) == sorted(values)
+
+
+def test_requests_queued_behind_a_failing_batch_fall_back_without_a_second_timeout(
+    key: Key, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis hangs (SIGSTOP: connections open, no answer): the batch in flight times out, and
+    the requests that queued behind it fall back with the same failure instead of sending
+    another batch into the same silence. Every proof is accepted once, in process."""
+    redis_server = PrivateRedis()
+    redis_server.start()
+    checker = ProofChecker(SECRET, redis_server.url, require_nonce=False)
+    link = checker.replays._link
+    assert link is not None
+    failures: list[BaseException] = []
+    monkeypatch.setattr(link, "failed", failures.append)
+    first, second = ([proof(key, "GET", URL) for _ in range(10)] for _ in range(2))
+
+    async def one(value: str) -> bool:
+        return bool(await checker.check_async([value], method="GET", url=URL))
+
+    async def scenario() -> list[bool]:
+        checker.replays.open_loop_client()
+        try:
+            assert await one(proof(key, "GET", URL))  # connected before the hang
+            assert redis_server.process is not None
+            redis_server.process.send_signal(signal.SIGSTOP)
+            in_flight = asyncio.gather(*(one(v) for v in first))
+            await asyncio.sleep(0.1)  # the first batch is on the wire, waiting
+            queued = asyncio.gather(*(one(v) for v in second))
+            return [*(await in_flight), *(await queued)]
+        finally:
+            await checker.replays.close_loop_client()
+
+    try:
+        assert asyncio.run(scenario()) == [True] * 20
+    finally:
+        if redis_server.process is not None:
+            redis_server.process.send_signal(signal.SIGCONT)
+        redis_server.stop()
+    assert len(failures) == 20 and len({id(exc) for exc in failures}) == 1
+    assert isinstance(failures[0], redis.TimeoutError)
+    for value in first + second:  # spent in process: replays refused
+        assert "already used" in refusal(checker, value).description
 
 
 def test_while_redis_is_away_the_event_loop_path_refuses_its_own_replays(

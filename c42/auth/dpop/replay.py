@@ -136,7 +136,10 @@ class _LoopSets:
                 try:
                     results = await self._round_trip(batch)
                 except redis.RedisError as exc:
-                    _settle(batch, exc)
+                    # The requests that queued meanwhile fall back at once too, rather than
+                    # wait out another timeout (c42.redis_link: Redis now counts as down).
+                    _settle(batch + self._pending, exc)
+                    self._pending = []
                 else:
                     for (_, _, future), result in zip(batch, results, strict=True):
                         if not future.done():  # done: the request was cancelled meanwhile
