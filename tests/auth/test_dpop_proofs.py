@@ -383,26 +383,41 @@ def test_requests_queued_behind_a_failing_batch_fall_back_without_a_second_timeo
 def test_while_redis_is_away_the_event_loop_path_refuses_its_own_replays(
     key: Key, caplog: pytest.LogCaptureFixture
 ) -> None:
-    redis_server = PrivateRedis()  # started, used, then gone mid-run
+    """Redis killed mid-run: in-process fallback, one warning; restarted on the same port: the
+    loop's client reconnects after the back-off and proofs are shared through Redis again."""
+    redis_server = PrivateRedis()
     redis_server.start()
     checker = ProofChecker(SECRET, redis_server.url, require_nonce=False)
-    values = [proof(key, "GET", URL) for _ in range(4)]
+    link = checker.replays._link
+    assert link is not None
+    link.retry_seconds = 0.2  # the back-off, shortened for the test (2 s in production)
+    values = [proof(key, "GET", URL) for _ in range(5)]
 
     async def scenario() -> None:
         checker.replays.open_loop_client()
         try:
             assert await checker.check_async([values[0]], method="GET", url=URL)
             redis_server.stop()
-            for value in values[1:]:  # in-process fallback: no error, no wait per request
+            for value in values[1:4]:  # in-process fallback: no error, no wait per request
                 assert await checker.check_async([value], method="GET", url=URL)
                 with pytest.raises(DPoPError, match="already used"):
                     await checker.check_async([value], method="GET", url=URL)
+            redis_server.start()  # empty: a restart without persistence
+            await asyncio.sleep(0.3)
+            assert await checker.check_async([values[4]], method="GET", url=URL)
         finally:
             await checker.replays.close_loop_client()
 
-    with caplog.at_level(logging.WARNING, logger="c42.redis"):
-        asyncio.run(scenario())
-    assert [r.getMessage().startswith("Redis unavailable") for r in caplog.records] == [True]
+    try:
+        with caplog.at_level(logging.INFO, logger="c42.redis"):
+            asyncio.run(scenario())
+        stored = redis.Redis.from_url(redis_server.url).keys("c42:dpop:jti:*")
+    finally:
+        redis_server.stop()
+    assert len(stored) == 1  # the proof after the restart went to Redis again
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert messages[0].startswith("Redis unavailable") and messages[1].startswith("Redis is back")
 
 
 def test_the_in_process_cache_is_bounded_and_refuses_when_full(
