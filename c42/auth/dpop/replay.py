@@ -12,10 +12,10 @@ On the API the `SET` is awaited on the event loop (`first_use_async`) with a `re
 client of that loop, opened and closed by the app's lifespan (`open_loop_client`,
 `close_loop_client`), the SETs of concurrent requests pipelined together (`_LoopSets`):
 measured in bench/RESULTS.md, a sync `SET` sent through the threadpool cost ~250 us of worker
-CPU per request in thread hand-offs, four times the `SET` itself. A loop
-the lifespan did not open for (an app driven without one) takes the threadpool path instead,
-so no client is ever left unclosed. The token endpoint and UserInfo, which run in the
-threadpool anyway, use the sync `first_use`.
+CPU per request in thread hand-offs, four times the `SET` itself. A loop the lifespan did not
+open a client for (an app driven without one) takes the threadpool path instead, so no client
+is ever left unclosed. The token endpoint and UserInfo, which run in the threadpool anyway,
+use the sync `first_use`.
 """
 
 from __future__ import annotations
