@@ -107,6 +107,9 @@ class ReplayCache:
             return True
 
 
+_Waiting = tuple[str, int, "asyncio.Future[bool]"]  # a request's (key name, ttl, answer)
+
+
 class _LoopSets:
     """The `SET name 1 NX EX ttl` of one event loop's requests, with one round trip in flight
     at a time: the requests that arrive while one is on the wire go together in the next, as
@@ -117,7 +120,7 @@ class _LoopSets:
 
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self._client = client
-        self._pending: list[tuple[str, int, asyncio.Future[bool]]] = []
+        self._pending: list[_Waiting] = []
         self._sender: asyncio.Task[None] | None = None
 
     async def set_nx(self, name: str, ttl: int) -> bool:
@@ -129,7 +132,7 @@ class _LoopSets:
         return await future
 
     async def _send(self) -> None:
-        batch: list[tuple[str, int, asyncio.Future[bool]]] = []
+        batch: list[_Waiting] = []
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
@@ -152,7 +155,7 @@ class _LoopSets:
         finally:
             self._sender = None
 
-    async def _round_trip(self, batch: list[tuple[str, int, asyncio.Future[bool]]]) -> list[Any]:
+    async def _round_trip(self, batch: list[_Waiting]) -> list[Any]:
         if len(batch) == 1:
             name, ttl, _ = batch[0]
             return [await self._client.set(name, b"1", nx=True, ex=ttl)]
@@ -165,7 +168,7 @@ class _LoopSets:
         await self._client.aclose()
 
 
-def _settle(batch: list[tuple[str, int, asyncio.Future[bool]]], exc: BaseException) -> None:
+def _settle(batch: list[_Waiting], exc: BaseException) -> None:
     for _, _, future in batch:
         if not future.done():
             future.set_exception(exc)
